@@ -1,0 +1,59 @@
+# gruvsynth: set-up, tests and the paper's reproduction.
+#
+#   make test        set up (.venv, pip, Debian packages) and run lint + the whole test suite
+#   make reproduce   set up and run the reproduction (see README.rst)
+#
+# Everything a fresh Debian machine lacks is installed on the way, and said.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# Keras backends installed beside TensorFlow for the tests (JAX and PyTorch must work too).
+# `make test BACKENDS=` tests TensorFlow alone.
+BACKENDS ?= jax torch
+# torch: the CPU build this workplace keeps on disk; elsewhere PyPI serves the default build.
+TORCH_SPEC ?= torch==2.13.0
+SYSTEM_PACKAGES ?= ffmpeg wesnoth-1.16-music warzone2100-music
+PYTEST_ARGS ?=
+PROFILE ?= quick
+OUT ?= results/$(PROFILE)
+DATA ?= data
+
+.PHONY: help setup system venv test lint docs reproduce clean
+
+help:
+	@sed -n '2,7p' Makefile | sed 's/^# \{0,1\}//'
+
+system:
+	@PYTHON=$(PYTHON) .ci/install-system-packages $(SYSTEM_PACKAGES)
+
+$(VENV)/.installed: setup.cfg setup.py pyproject.toml Makefile
+	@echo "python: creating $(VENV) and installing gruvsynth with its test extras"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e ".[test,docs]"
+	@if [[ " $(BACKENDS) " == *" jax "* ]]; then echo "python: installing JAX"; $(PIP) install -q -e ".[jax]"; fi
+	@if [[ " $(BACKENDS) " == *" torch "* ]]; then echo "python: installing $(TORCH_SPEC)"; $(PIP) install -q "$(TORCH_SPEC)"; fi
+	@touch $@
+
+venv: $(VENV)/.installed
+
+setup: system venv
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+test: setup lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+docs: venv
+	$(VENV)/bin/sphinx-build -W -q -b html docs docs/_build/html
+	@echo "docs: docs/_build/html/index.html"
+
+reproduce: setup
+	$(PY) experiments/reproduce.py --profile $(PROFILE) --out $(OUT) --data $(DATA)
+
+clean:
+	rm -rf build dist *.egg-info docs/_build .pytest_cache .ruff_cache

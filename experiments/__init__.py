@@ -1,0 +1,1 @@
+"""Experiment scripts reproducing the paper; settings in ``experiments/configs/*.toml``."""
