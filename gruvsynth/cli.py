@@ -17,7 +17,7 @@ from gruvsynth import __version__
 from gruvsynth.errors import GruvError
 
 #: Subcommands in pipeline order: name -> module under ``gruvsynth.commands``.
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = ("inspect", "prepare")
 
 log = logging.getLogger("gruvsynth")
 
@@ -36,7 +36,6 @@ def setup_logging(verbosity: int = 0) -> None:
     root = logging.getLogger("gruvsynth")
     root.handlers[:] = [handler]
     root.setLevel(level)
-    root.propagate = False
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:

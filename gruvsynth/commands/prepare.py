@@ -1,0 +1,209 @@
+"""``gruvsynth prepare``: turn songs into a train/dev corpus of FFT clips (see :mod:`gruvsynth.corpus`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gruvsynth import corpus as _corpus
+from gruvsynth.cli import subcommand_main
+from gruvsynth.errors import ParameterError
+from gruvsynth.features import REPRESENTATIONS
+from gruvsynth.sources import BUILTIN_CORPORA
+
+HELP = "decode songs into a train/dev corpus of FFT clips on disk"
+DESCRIPTION = f"""\
+Turn songs into a prepared corpus folder: decode each song to mono at --sr Hz, cut it into
+blocks of --block samples, take each block's FFT (--representation), cut songs into
+non-overlapping clips of --clip-blocks blocks (whole clips only) whose targets are the next
+blocks, split the songs into train and dev, and store the raw features once (HDF5) with the
+mean and std of the training clips and a manifest.json.  The folder appears only when
+complete; an existing one is kept unless --force is given.
+
+SOURCE is a built-in corpus ({", ".join(BUILTIN_CORPORA)}: free game soundtracks standing in
+for the paper's David Bowie and Madeon sets, fetched from Debian packages), or audio files or
+folders of your own (also with --audio-dir).  Files that cannot be decoded, or are too short
+for one clip, are skipped with a warning.
+
+examples:
+  gruvsynth prepare wesnoth -o data/wesnoth
+  gruvsynth prepare --audio-dir ~/Music/x -o data/x
+  gruvsynth prepare warzone2100 -o data/small --songs 4 --max-seconds 60 --representation rfft
+"""
+
+#: Defaults (each the paper's value where it has one).
+SONGS = None
+MAX_SECONDS = None
+REPRESENTATION = _corpus.REPRESENTATION
+BLOCK = _corpus.BLOCK
+CLIP_BLOCKS = _corpus.CLIP_BLOCKS
+DEV_FRACTION = _corpus.DEV_FRACTION
+SPLIT_SEED = _corpus.SPLIT_SEED
+STATS_FROM = _corpus.STATS_FROM
+SR = _corpus.SR
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``prepare``'s arguments to ``parser``."""
+    parser.add_argument(
+        "source", nargs="*", metavar="SOURCE",
+        help=f"a built-in corpus ({' or '.join(BUILTIN_CORPORA)}), or audio files/folders",
+    )
+    parser.add_argument(
+        "--audio-dir", action="append", default=[], metavar="DIR", type=Path,
+        help="a folder of your own audio, searched recursively (any format ffmpeg reads); "
+        "may be repeated",
+    )
+    parser.add_argument("-o", "--out", required=True, type=Path, metavar="OUT",
+                        help="the corpus folder to create (required)")
+    parser.add_argument(
+        "--songs", type=_positive_int, default=SONGS, metavar="K",
+        help="use only the first K songs (manifest order for a built-in corpus, sorted file "
+        "order for folders), before the split (default: all; the paper: 20 per corpus)",
+    )
+    parser.add_argument(
+        "--max-seconds", type=_positive_float, default=MAX_SECONDS, metavar="S",
+        help="use at most the first S seconds of each song (default: whole songs, as the paper)",
+    )
+    parser.add_argument(
+        "--representation", choices=REPRESENTATIONS, default=REPRESENTATION,
+        help="features per block: 'fft' = real and imaginary parts of the full FFT, D = 2N; "
+        "'rfft' = of the one-sided FFT, D = 2(N//2+1), half as wide and lossless "
+        f"(default: {REPRESENTATION}, the paper's)",
+    )
+    parser.add_argument(
+        "--block", type=_positive_int, default=BLOCK, metavar="N",
+        help=f"samples per block (default: {BLOCK} = 0.25 s at 44.1 kHz, the paper's)",
+    )
+    parser.add_argument(
+        "--clip-blocks", type=_positive_int, default=CLIP_BLOCKS, metavar="T",
+        help=f"blocks per clip (default: {CLIP_BLOCKS} = 10 s, the paper's)",
+    )
+    parser.add_argument(
+        "--dev-fraction", type=_fraction, default=DEV_FRACTION, metavar="F",
+        help=f"fraction of songs held out for dev, rounded half up, at least one song in each "
+        f"split when there are two or more (default: {DEV_FRACTION}, the paper's 80/20)",
+    )
+    parser.add_argument(
+        "--split-seed", type=_seed, default=SPLIT_SEED, metavar="SEED",
+        help=f"seed of the song split (default: {SPLIT_SEED}; the paper does not say)",
+    )
+    parser.add_argument(
+        "--stats-from", choices=_corpus.STATS_CHOICES, default=STATS_FROM,
+        help="songs whose clips give the normalisation mean and std: 'train' (no dev "
+        f"leakage) or 'all' (the authors' code) (default: {STATS_FROM})",
+    )
+    parser.add_argument(
+        "--sr", type=_positive_int, default=SR, metavar="HZ",
+        help=f"sample rate songs are decoded at (default: {SR}, the paper's)",
+    )
+    parser.add_argument(
+        "--cache-dir", type=Path, default=None, metavar="DIR",
+        help="where built-in corpora are downloaded when their Debian package is not "
+        "installed (default: $GRUVSYNTH_CACHE, else ~/.cache/gruvsynth)",
+    )
+    parser.add_argument("--force", action="store_true",
+                        help="replace OUT if it is an existing corpus (default: refuse)")
+
+
+def _source(args: argparse.Namespace):
+    given = list(args.source)
+    if len(given) == 1 and not args.audio_dir and given[0] in BUILTIN_CORPORA:
+        return given[0]
+    if any(s in BUILTIN_CORPORA and not Path(s).exists() for s in given):
+        raise ParameterError("a built-in corpus cannot be combined with other sources")
+    paths = [Path(s) for s in given] + list(args.audio_dir)
+    if not paths:
+        raise ParameterError(
+            f"no source: give a built-in corpus ({', '.join(BUILTIN_CORPORA)}), audio files, "
+            "or --audio-dir DIR"
+        )
+    return paths
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"  # pragma: no cover
+
+
+def run(args: argparse.Namespace) -> int:
+    """Prepare the corpus and print a summary."""
+    progress = getattr(args, "verbosity", 0) >= 0
+    source = _source(args)
+    with _corpus.prepare_corpus(
+        source, args.out, songs=args.songs, max_seconds=args.max_seconds,
+        representation=args.representation, block=args.block, clip_blocks=args.clip_blocks,
+        dev_fraction=args.dev_fraction, split_seed=args.split_seed, stats_from=args.stats_from,
+        sr=args.sr, cache_dir=args.cache_dir, overwrite=args.force, progress=progress,
+    ) as corpus:
+        m = corpus.manifest
+        c = m["counts"]
+        seconds = corpus.clip_blocks * corpus.block / corpus.sr
+        rows = [
+            ("corpus", str(corpus.path)),
+            ("songs", f"{c['songs']} ({c['train_songs']} train, {c['dev_songs']} dev)"),
+            ("clips", f"{c['train_clips']} train, {c['dev_clips']} dev "
+                      f"({corpus.clip_blocks} blocks = {seconds:g} s each)"),
+            ("features", f"D = {corpus.features} ({corpus.representation}, block {corpus.block})"),
+            ("statistics", f"from {m['stats_from']} ({c['stats_blocks']} blocks)"),
+            ("on disk", _human(_size(corpus.path))),
+            ("skipped", f"{c['skipped']} of {c['used_files']} files"),
+        ]
+        width = max(len(k) for k, _ in rows)
+        for key, value in rows:
+            print(f"{key:<{width}}  {value}")
+        for item in m["skipped"]:
+            print(f"  skipped {item['path']}: {item['reason']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``gruvsynth prepare`` alone."""
+    return subcommand_main("prepare", argv)
