@@ -1,0 +1,197 @@
+"""The one module where backend-specific code lives: choosing, seeding, determinism, versions.
+
+Keras 3 runs on TensorFlow, JAX or PyTorch, and fixes its backend the first time ``keras`` is
+imported (from the ``KERAS_BACKEND`` environment variable or ``~/.keras/keras.json``).  gruvsynth
+therefore never imports Keras when ``gruvsynth`` or ``gruvsynth.cli`` is imported; a command
+that needs Keras calls :func:`select_backend` first, which sets ``KERAS_BACKEND`` and only then
+lets Keras be imported.
+
+Everything else in the package uses ``keras`` and ``keras.ops`` only.  Code that must call a
+backend's own API (TensorFlow's op determinism, a backend's version number) goes here, and
+nowhere else.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import platform
+import sys
+
+from gruvsynth.errors import GruvError, ParameterError
+
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_BACKEND",
+    "BackendError",
+    "select_backend",
+    "current_backend",
+    "keras_imported",
+    "seed_everything",
+    "enable_determinism",
+    "versions",
+]
+
+#: The Keras backends gruvsynth supports.
+BACKENDS = ("tensorflow", "jax", "torch")
+
+#: The backend used when neither ``backend=`` nor ``KERAS_BACKEND`` names one.
+DEFAULT_BACKEND = "tensorflow"
+
+
+class BackendError(GruvError):
+    """A Keras backend was asked for that is unknown, not installed, or not the one in use."""
+
+
+def keras_imported() -> bool:
+    """Whether ``keras`` has already been imported in this process (its backend is then fixed)."""
+    return "keras" in sys.modules
+
+
+def current_backend() -> str | None:
+    """The backend of the imported Keras, or ``None`` if Keras is not imported yet."""
+    if not keras_imported():
+        return None
+    import keras
+
+    return keras.backend.backend()
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or name.strip().lower() not in BACKENDS:
+        raise ParameterError(
+            f"unknown Keras backend {name!r}; choose one of {', '.join(BACKENDS)}"
+        )
+    return name.strip().lower()
+
+
+def select_backend(name: str | None = None) -> str:
+    """Choose the Keras backend, before Keras is imported, and return its name.
+
+    Parameters
+    ----------
+    name : {"tensorflow", "jax", "torch"} or None
+        The backend wanted.  ``None`` means: the ``KERAS_BACKEND`` environment variable if set,
+        else the backend of an already imported Keras, else :data:`DEFAULT_BACKEND`.
+
+    Returns
+    -------
+    backend : str
+        The backend Keras uses (or will use once imported).
+
+    Raises
+    ------
+    ParameterError
+        ``name`` (or ``KERAS_BACKEND``) is not one of :data:`BACKENDS`.
+    BackendError
+        Keras was already imported with a different backend (it cannot be switched inside a
+        running process), or the backend's package is not installed.
+    """
+    requested = name if name is not None else os.environ.get("KERAS_BACKEND") or None
+    if requested is not None:
+        requested = _check_name(requested)
+    loaded = current_backend()
+    if loaded is not None:
+        if requested is not None and requested != loaded:
+            raise BackendError(
+                f"Keras was already imported with the {loaded!r} backend, so {requested!r} "
+                f"cannot be used in this process; start a new process with "
+                f"KERAS_BACKEND={requested} (or --backend {requested})"
+            )
+        return loaded
+    chosen = requested or DEFAULT_BACKEND
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[chosen]
+    if importlib.util.find_spec(module) is None:
+        raise BackendError(
+            f"the {chosen!r} Keras backend needs the {module!r} package, which is not installed"
+        )
+    os.environ["KERAS_BACKEND"] = chosen
+    if chosen == "tensorflow":
+        # TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notes) is not for users.
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return chosen
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and the backend's random generators (``keras.utils.set_random_seed``).
+
+    Parameters
+    ----------
+    seed : int
+        The seed; the same seed gives the same initial weights on the same backend.
+    """
+    import keras
+
+    keras.utils.set_random_seed(int(seed))
+
+
+def enable_determinism() -> None:
+    """Make the backend's kernels deterministic, so a run can be repeated bit for bit on a CPU.
+
+    TensorFlow: ``tf.config.experimental.enable_op_determinism()`` (process-wide and not
+    reversible).  JAX and PyTorch on CPU are deterministic already; on GPUs JAX needs
+    ``XLA_FLAGS=--xla_gpu_deterministic_ops=true`` set before it starts, which is left to the
+    user because it costs speed.
+    """
+    backend = current_backend()
+    if backend is None:
+        raise BackendError("enable_determinism() needs Keras imported; call select_backend() first")
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def versions() -> dict:
+    """Versions of everything a trained model's numbers depend on.
+
+    Returns
+    -------
+    versions : dict
+        ``gruvsynth``, ``keras``, ``backend`` (name), ``backend_version``, ``python``,
+        ``numpy``, ``h5py``, ``platform`` and ``devices`` (what the backend computes on).
+    """
+    import h5py
+    import keras
+    import numpy as np
+
+    from gruvsynth import __version__
+
+    backend = keras.backend.backend()
+    module = importlib.import_module({"tensorflow": "tensorflow", "jax": "jax",
+                                      "torch": "torch"}.get(backend, backend))
+    return {
+        "gruvsynth": __version__,
+        "keras": keras.__version__,
+        "backend": backend,
+        "backend_version": getattr(module, "__version__", "unknown"),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "h5py": h5py.__version__,
+        "platform": platform.platform(),
+        "devices": _devices(backend),
+    }
+
+
+def _devices(backend: str) -> list[str]:
+    """Names of the devices the backend computes on (best effort; never raises)."""
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return [d.name for d in tf.config.list_logical_devices()]
+        if backend == "jax":
+            import jax
+
+            return [str(d) for d in jax.devices()]
+        if backend == "torch":
+            import torch
+
+            out = ["cpu"]
+            if torch.cuda.is_available():
+                out += [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+            return out
+    except Exception:  # a version record must never stop training
+        pass
+    return []

@@ -1,0 +1,225 @@
+"""``gruvsynth train``: train (or resume) a GRUV model on a prepared corpus."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from gruvsynth.errors import ParameterError
+from gruvsynth.training import TrainConfig
+
+HELP = "train an LSTM/GRU model on a prepared corpus (resumable)"
+
+DESCRIPTION = """\
+Train a GRUV model (input projection -> recurrent layer(s) -> output projection, MSE loss,
+RMSprop) on a corpus folder made by `gruvsynth prepare`, writing a run folder: config.json,
+versions.json, history.csv/history.json (train and dev loss per epoch), checkpoints/ and the
+final model.keras.  The defaults are the paper's (LSTM, 2048 hidden units, batch 5, 2000
+epochs, learning rate 1e-3).
+
+Running the same command again on the same run folder (-o) resumes from the last checkpoint
+with the same optimizer state and shuffling; a larger --epochs trains further.  A run folder
+trained with other settings is refused.  `gruvsynth train -o RUN_DIR` without CORPUS_DIR
+resumes a run with its own settings, corpus and backend.
+
+Any option can also be given in a TOML file (--config FILE.toml), with the option's name
+written with underscores (batch_size = 5, lr = 0.001, no_input_projection = true, out =
+"runs/x"); a [train] table is used if the file has one.  The command line wins over the file.
+
+examples:
+  gruvsynth train corpora/wesnoth                        # the paper's LSTM, dated run folder
+  gruvsynth train corpora/wesnoth --cell gru -o runs/gru # the paper's GRU
+  gruvsynth train corpora/tiny --hidden 64 --epochs 20 --quiet
+  gruvsynth train -o runs/gru --epochs 3000              # resume and train further
+  gruvsynth train corpora/wesnoth --config experiments/configs/lstm.toml --seed 1
+"""
+
+_D = TrainConfig()
+#: Defaults (the paper's values where it has one).
+DEFAULT_CELL = _D.cell
+DEFAULT_HIDDEN = _D.hidden
+DEFAULT_LAYERS = _D.layers
+DEFAULT_EPOCHS = _D.epochs
+DEFAULT_BATCH_SIZE = _D.batch_size
+DEFAULT_LR = _D.learning_rate
+DEFAULT_SEED = _D.seed
+DEFAULT_CHECKPOINT_EVERY = _D.checkpoint_every
+DEFAULT_EVAL_EVERY = _D.eval_every
+DEFAULT_KEEP_CHECKPOINTS = _D.keep_checkpoints
+DEFAULT_RUN_DIR = "runs/<YYYYmmdd-HHMMSS>-<cell>-h<hidden>"
+
+#: TOML keys (option names with underscores) -> TrainConfig fields.
+TOML_KEYS = {
+    "cell": "cell", "hidden": "hidden", "layers": "layers", "epochs": "epochs",
+    "batch_size": "batch_size", "lr": "learning_rate", "learning_rate": "learning_rate",
+    "seed": "seed", "checkpoint_every": "checkpoint_every", "eval_every": "eval_every",
+    "keep_checkpoints": "keep_checkpoints", "backend": "backend",
+    "input_projection": "input_projection", "no_input_projection": "input_projection",
+}
+#: TOML keys that are not training-config fields.
+TOML_OTHER_KEYS = ("corpus", "corpus_dir", "out", "run_dir", "quiet")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``gruvsynth train``'s arguments to ``parser``."""
+    parser.add_argument(
+        "corpus", nargs="?", metavar="CORPUS_DIR",
+        help="corpus folder made by `gruvsynth prepare` (may be omitted to resume -o RUN_DIR)")
+    parser.add_argument(
+        "-o", "--out", metavar="RUN_DIR",
+        help=f"run folder; an existing one with the same settings is resumed "
+             f"(default: {DEFAULT_RUN_DIR})")
+    m = parser.add_argument_group("model")
+    m.add_argument(
+        "--cell", metavar="NAME",
+        help="recurrent cell: lstm (keras.layers.LSTM), gru (keras.layers.GRU), peephole_lstm "
+             "(the paper's eq. 6-11), paper_gru (eq. 2-5), or module:Class for your own "
+             f"registered cell (default: {DEFAULT_CELL}; paper: lstm and gru)")
+    m.add_argument(
+        "--hidden", type=int, metavar="N",
+        help=f"hidden units of the input projection and recurrent layer(s) "
+             f"(default: {DEFAULT_HIDDEN}; paper: 2048)")
+    m.add_argument(
+        "--layers", type=int, metavar="N",
+        help=f"stacked recurrent layers (default: {DEFAULT_LAYERS}; paper: 1)")
+    m.add_argument(
+        "--no-input-projection", dest="input_projection", action="store_const", const=False,
+        default=None,
+        help="leave out the per-step Dense(hidden) before the recurrent layer (the paper's "
+             "text); default: included, as in the authors' code")
+    t = parser.add_argument_group("training")
+    t.add_argument(
+        "--epochs", type=int, metavar="N",
+        help=f"epochs in total; raise it to train a finished run further "
+             f"(default: {DEFAULT_EPOCHS}; paper: 2000)")
+    t.add_argument(
+        "--batch-size", type=int, metavar="N",
+        help=f"clips per training step (default: {DEFAULT_BATCH_SIZE}; paper's code: 5)")
+    t.add_argument(
+        "--lr", type=float, metavar="RATE", dest="learning_rate",
+        help=f"RMSprop learning rate (default: {DEFAULT_LR:g}; paper's code: 1e-3)")
+    t.add_argument(
+        "--seed", type=int, metavar="N",
+        help=f"seed of the initial weights and the shuffling (default: {DEFAULT_SEED}; "
+             "paper: not given)")
+    t.add_argument(
+        "--eval-every", type=int, metavar="K",
+        help=f"compute the dev loss every K epochs (default: {DEFAULT_EVAL_EVERY}; paper: 1)")
+    t.add_argument(
+        "--backend", choices=("tensorflow", "jax", "torch"),
+        help="Keras backend (default: $KERAS_BACKEND if set, else tensorflow; the paper used "
+             "Theano)")
+    c = parser.add_argument_group("checkpoints and settings")
+    c.add_argument(
+        "--checkpoint-every", type=int, metavar="K",
+        help=f"save model and optimizer state every K epochs and at the end "
+             f"(default: {DEFAULT_CHECKPOINT_EVERY}; about 1 GB each at the paper's size)")
+    c.add_argument(
+        "--keep-checkpoints", type=int, metavar="N",
+        help=f"keep the newest N checkpoints, 0 keeps all "
+             f"(default: {DEFAULT_KEEP_CHECKPOINTS})")
+    c.add_argument(
+        "--config", metavar="FILE.toml",
+        help="read options from a TOML file (keys: option names with underscores); "
+             "the command line wins")
+
+
+def _load_toml(path: str | Path) -> dict:
+    """Parse a TOML file into a dict, with errors as :class:`ParameterError`."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ParameterError(f"{path}: no such config file") from None
+    except OSError as exc:
+        raise ParameterError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ParameterError(f"{path}: not valid TOML ({exc})") from None
+    return data
+
+
+def read_config_file(path: str | Path) -> tuple[dict, dict]:
+    """Read a training TOML file.
+
+    Parameters
+    ----------
+    path : str or Path
+        A TOML file whose keys are ``gruvsynth train`` option names written with underscores;
+        if it has a ``[train]`` table, only that table is read.
+
+    Returns
+    -------
+    fields : dict
+        :class:`~gruvsynth.training.TrainConfig` field values.
+    other : dict
+        ``corpus``, ``out`` and ``quiet`` if present.
+
+    Raises
+    ------
+    ParameterError
+        The file is missing or invalid, or has an unknown key.
+    """
+    data = _load_toml(path)
+    if isinstance(data.get("train"), dict):
+        data = data["train"]
+    fields, other, unknown = {}, {}, []
+    for key, value in data.items():
+        if key in TOML_KEYS:
+            if key == "no_input_projection":
+                if not isinstance(value, bool):
+                    raise ParameterError(f"{path}: no_input_projection must be true or false")
+                value = not value
+            fields[TOML_KEYS[key]] = value
+        elif key in TOML_OTHER_KEYS:
+            other[{"corpus_dir": "corpus", "run_dir": "out"}.get(key, key)] = value
+        else:
+            unknown.append(key)
+    if unknown:
+        raise ParameterError(
+            f"{path}: unknown option(s) {', '.join(sorted(unknown))}; valid keys: "
+            f"{', '.join(sorted(set(TOML_KEYS) | set(TOML_OTHER_KEYS)))}")
+    return fields, other
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``gruvsynth train`` with parsed arguments."""
+    from gruvsynth.training import CONFIG_NAME, open_run, train
+
+    fields, other = read_config_file(args.config) if args.config else ({}, {})
+    corpus = args.corpus or other.get("corpus")
+    out = args.out or other.get("out")
+    quiet = getattr(args, "verbosity", 0) < 0 or (other.get("quiet") is True
+                                                  and getattr(args, "verbosity", 0) == 0)
+    cli = {name: getattr(args, name) for name in TrainConfig.fields()
+           if getattr(args, name, None) is not None}
+    base = TrainConfig()
+    if corpus is None:
+        if out is None or not (Path(out) / CONFIG_NAME).exists():
+            raise ParameterError(
+                "give CORPUS_DIR to start a run (or -o RUN_DIR of an existing run to resume it)")
+        existing = open_run(out)
+        base = TrainConfig.from_dict(existing.config)
+        corpus = existing.config["corpus"]
+        if "backend" not in fields and "backend" not in cli and os.environ.get("KERAS_BACKEND"):
+            fields["backend"] = os.environ["KERAS_BACKEND"]  # else the run's own backend
+    config = base.replace(**fields).replace(**cli)
+    train(corpus, out, config=config, progress=not quiet)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``gruvsynth train`` alone (``python -m gruvsynth.commands.train``)."""
+    from gruvsynth.cli import subcommand_main
+
+    return subcommand_main("train", argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

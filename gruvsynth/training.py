@@ -1,0 +1,1160 @@
+"""Resumable training of a GRUV model on a prepared corpus, into a run folder.
+
+:func:`train` streams shuffled batches of clips from a corpus folder
+(:func:`gruvsynth.corpus.open_corpus`) through a model from :func:`gruvsynth.models.build_model`
+and writes everything about the run into one folder:
+
+``config.json``
+    The resolved :class:`TrainConfig`, plus the corpus (absolute path, manifest hash, feature
+    width ``features``, ``representation``, ``block``, ``clip_blocks``, clip counts).
+``versions.json``
+    gruvsynth, Keras, backend (name and version), Python, NumPy, h5py, platform, devices, for
+    the session that started the run; ``sessions`` lists every session (start, resume).
+``history.csv``, ``history.json``
+    One row per completed epoch: ``epoch``, ``loss`` (mean train MSE over the epoch's batches,
+    weighted by batch size, as Keras reports it), ``dev_loss`` (MSE over every dev clip, every
+    ``eval_every`` epochs; empty/``null`` otherwise) and ``seconds`` (wall time of the epoch).
+``checkpoints/epoch-NNNNNN.keras`` and ``checkpoints/state.json``
+    Model and optimizer state every ``checkpoint_every`` epochs and at the last epoch (the
+    newest ``keep_checkpoints`` are kept); ``state.json`` names the last one.
+``model.keras``
+    The final model (model + optimizer state), written when training reaches ``epochs``.
+
+Every file is written atomically (a temporary file in the same folder, then ``os.replace``), so
+a crash or a ``kill -9`` at any moment leaves the last good checkpoint and history intact.
+Running :func:`train` again on the same run folder resumes from the last checkpoint: same
+epoch count, optimizer state and shuffling (the order of epoch ``e`` depends only on
+``(seed, e)``), so on a CPU the resumed history equals an uninterrupted run's.
+
+Only :mod:`gruvsynth.backend` touches backend-specific APIs; Keras itself is imported only once
+:func:`gruvsynth.backend.select_backend` has fixed the backend.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import csv
+import dataclasses
+import datetime as _dt
+import functools
+import hashlib
+import importlib
+import inspect
+import io
+import json
+import logging
+import math
+import numbers
+import os
+import re
+import shutil
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from gruvsynth.errors import (
+    CheckpointError,
+    ParameterError,
+    RunError,
+    TrainingDivergedError,
+)
+
+__all__ = [
+    "TrainConfig",
+    "Run",
+    "train",
+    "resume",
+    "open_run",
+    "load_model_file",
+    "epoch_order",
+    "format_summary",
+    "RESUMABLE_KEYS",
+]
+
+log = logging.getLogger("gruvsynth.training")
+
+#: File and folder names inside a run folder.
+CONFIG_NAME = "config.json"
+VERSIONS_NAME = "versions.json"
+HISTORY_JSON = "history.json"
+HISTORY_CSV = "history.csv"
+CHECKPOINT_DIR = "checkpoints"
+STATE_NAME = "state.json"
+FINAL_NAME = "model.keras"
+LOCK_NAME = ".lock"
+#: Member added to every checkpoint's zip file: which run and epoch it belongs to.
+STAMP_NAME = "gruvsynth-checkpoint.json"
+RUN_FORMAT = "gruvsynth-run"
+RUN_FORMAT_VERSION = 1
+
+#: Config keys that may differ when a run folder is trained again: they change how long it
+#: trains, how many checkpoints are kept, and which backend computes, not what is trained.
+RESUMABLE_KEYS = ("epochs", "keep_checkpoints", "backend")
+#: Keys of ``config.json`` that describe the corpus and must match on resume.
+CORPUS_KEYS = ("corpus_hash", "features", "representation", "block", "clip_blocks")
+
+HISTORY_FIELDS = ("epoch", "loss", "dev_loss", "seconds")
+_CHECKPOINT_RE = re.compile(r"^epoch-(\d{6,})\.keras$")
+_TMP_PREFIX = ".tmp-"
+_RUN_FILES = {CONFIG_NAME, VERSIONS_NAME, HISTORY_JSON, HISTORY_CSV, CHECKPOINT_DIR, FINAL_NAME,
+              LOCK_NAME}
+
+
+# ---------------------------------------------------------------------------------------------
+# configuration
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """What to train and how; the defaults are the paper's (Nayebi & Vitelli 2015, §5).
+
+    Parameters
+    ----------
+    cell : str, type or keras.layers.Layer
+        Recurrent cell: ``"lstm"`` (paper's choice, ``keras.layers.LSTM``), ``"gru"``,
+        ``"peephole_lstm"``, ``"paper_gru"``, a name registered with
+        :func:`gruvsynth.models.register_cell`, ``"package>Class"`` (a registered Keras
+        name), ``"module:Class"`` (imported), or a cell class or instance
+        (see :func:`gruvsynth.models.build_model`).
+    hidden : int
+        Units of the input projection and recurrent layer(s); 2048 in the paper.
+    layers : int
+        Recurrent layers; 1 in the paper.
+    input_projection : bool
+        Per-time-step ``Dense(hidden)`` before the recurrent layer (the authors' code).
+    epochs : int
+        Epochs to train in total (a resumed run continues up to this); 2000 in the paper.
+    batch_size : int
+        Clips per training step; 5 in the authors' code.
+    learning_rate : float
+        RMSprop learning rate; 1e-3 (Keras's default, used by the authors' code).
+    seed : int
+        Seeds the initial weights and the per-epoch shuffling.
+    checkpoint_every : int
+        Save a checkpoint every this many epochs (and at the last epoch).  At the paper's
+        size a checkpoint (weights + RMSprop state) is about 1 GB.
+    eval_every : int
+        Compute the dev loss every this many epochs.
+    keep_checkpoints : int
+        How many of the newest checkpoints to keep (0 keeps all).
+    backend : {"tensorflow", "jax", "torch"} or None
+        Keras backend; ``None`` uses ``KERAS_BACKEND`` if set, else TensorFlow.
+    """
+
+    cell: object = "lstm"
+    hidden: int = 2048
+    layers: int = 1
+    input_projection: bool = True
+    epochs: int = 2000
+    batch_size: int = 5
+    learning_rate: float = 1e-3
+    seed: int = 0
+    checkpoint_every: int = 10
+    eval_every: int = 1
+    keep_checkpoints: int = 3
+    backend: str | None = None
+
+    def __post_init__(self):
+        for name in ("hidden", "layers", "epochs", "batch_size", "checkpoint_every",
+                     "eval_every"):
+            _check_int(name, getattr(self, name), 1)
+        _check_int("keep_checkpoints", self.keep_checkpoints, 0)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral):
+            raise ParameterError(f"seed must be an integer, got {self.seed!r}")
+        lr = self.learning_rate
+        if (isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr)
+                or lr <= 0):
+            raise ParameterError(f"learning_rate must be a positive number, got {lr!r}")
+        if not isinstance(self.input_projection, bool):
+            raise ParameterError(
+                f"input_projection must be true or false, got {self.input_projection!r}")
+        if self.backend is not None:
+            from gruvsynth.backend import BACKENDS
+
+            if self.backend not in BACKENDS:
+                raise ParameterError(
+                    f"backend must be one of {', '.join(BACKENDS)} or None, got {self.backend!r}")
+        if isinstance(self.cell, str) and not self.cell.strip():
+            raise ParameterError("cell must not be empty")
+
+    @classmethod
+    def fields(cls) -> tuple[str, ...]:
+        """Names of the configuration fields, in order."""
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    def replace(self, **changes) -> TrainConfig:
+        """A copy with some fields changed; unknown names raise :class:`ParameterError`.
+
+        ``None`` values are ignored (so unset command-line options keep the current value),
+        except for ``backend``, whose ``None`` means "the default".
+        """
+        unknown = sorted(set(changes) - set(self.fields()))
+        if unknown:
+            raise ParameterError(
+                f"unknown training option(s) {', '.join(unknown)}; valid: {', '.join(self.fields())}")
+        changes = {k: v for k, v in changes.items() if v is not None or k == "backend"}
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        """A config from a dict of field values (e.g. a run's ``config.json``); extra keys of a
+        run's config (corpus, counts) are ignored, unknown keys otherwise raise."""
+        return cls().replace(**{k: v for k, v in values.items() if k in cls.fields()})
+
+    def to_dict(self) -> dict:
+        """The fields as JSON-ready values (a cell class or instance becomes its spec)."""
+        out = {name: getattr(self, name) for name in self.fields()}
+        out["cell"] = cell_spec(self.cell)
+        out["learning_rate"] = float(self.learning_rate)
+        return out
+
+
+def _check_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ParameterError(f"{name} must be {kind}, got {value!r}")
+    return int(value)
+
+
+def cell_spec(cell) -> str | dict:
+    """A JSON-ready description of a cell argument, from which :func:`cell_from_spec` rebuilds it.
+
+    Parameters
+    ----------
+    cell : str, type or keras.layers.Layer
+
+    Returns
+    -------
+    spec : str or dict
+        A name unchanged; a class as ``"module:QualName"``; an instance as Keras's serialised
+        form (``keras.saving.serialize_keras_object``).
+    """
+    if isinstance(cell, str):
+        return cell.strip()
+    if isinstance(cell, dict):  # already a spec (from a run's config.json)
+        return json.loads(json.dumps(cell))
+    if inspect.isclass(cell):
+        return f"{cell.__module__}:{cell.__qualname__}"
+    if hasattr(cell, "get_config"):
+        import keras
+
+        return json.loads(json.dumps(keras.saving.serialize_keras_object(cell)))
+    raise ParameterError(f"invalid cell {cell!r}: give a name, a cell class or a cell instance")
+
+
+def cell_from_spec(spec):
+    """The ``cell=`` argument for :func:`gruvsynth.models.build_model` from a :func:`cell_spec`.
+
+    Raises
+    ------
+    ParameterError
+        A ``"module:Class"`` that cannot be imported.
+    """
+    if isinstance(spec, dict):
+        import keras
+
+        return keras.saving.deserialize_keras_object(spec)
+    if isinstance(spec, str) and ":" in spec:
+        module, _, qualname = spec.partition(":")
+        try:
+            obj = importlib.import_module(module)
+            for part in qualname.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError) as exc:
+            raise ParameterError(f"cannot import cell {spec!r}: {exc}") from None
+        return obj
+    return spec
+
+
+def _cell_label(spec) -> str:
+    if isinstance(spec, dict):
+        name = spec.get("class_name", "cell")
+    else:
+        name = str(spec).rpartition(":")[2].rpartition(">")[2].rpartition(".")[2]
+    return re.sub(r"[^A-Za-z0-9_]+", "_", name).lower() or "cell"
+
+
+def epoch_order(n_clips: int, *, seed: int, epoch: int) -> np.ndarray:
+    """The order in which epoch ``epoch`` visits the training clips.
+
+    It depends only on ``(seed, epoch)``, so a resumed run shuffles exactly as an
+    uninterrupted one.
+
+    Parameters
+    ----------
+    n_clips : int
+        Number of training clips.
+    seed : int
+        The run's seed.
+    epoch : int
+        Epoch number (1-based).
+
+    Returns
+    -------
+    order : np.ndarray [shape=(n_clips,), dtype=int64]
+        A permutation of ``range(n_clips)``.
+    """
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, int(epoch), 0x67727576])
+    return rng.permutation(int(n_clips)).astype(np.int64)
+
+
+# ---------------------------------------------------------------------------------------------
+# small file helpers
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _tmp_path(path: Path, suffix: str = "") -> Path:
+    return path.with_name(f"{_TMP_PREFIX}{path.name}-{os.getpid()}{suffix}")
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    tmp = _tmp_path(path)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    _fsync_dir(path.parent)
+
+
+def _json_text(obj) -> str:
+    return json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n"
+
+
+def _read_json(path: Path, what: str):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{path}: missing {what}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RunError(f"{path}: unreadable {what} ({exc})") from None
+
+
+def _clean_float(x) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _history_text(rows: list[dict]) -> tuple[str, str]:
+    """(json text, csv text) of history rows; non-finite or missing dev losses become null/empty."""
+    clean = [{"epoch": int(r["epoch"]), "loss": _clean_float(r["loss"]),
+              "dev_loss": _clean_float(r.get("dev_loss")),
+              "seconds": _clean_float(r.get("seconds"))} for r in rows]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(HISTORY_FIELDS)
+    for r in clean:
+        writer.writerow(["" if r[k] is None else repr(r[k]) for k in HISTORY_FIELDS])
+    return _json_text(clean), buf.getvalue()
+
+
+def _write_history(run_dir: Path, rows: list[dict]) -> None:
+    text_json, text_csv = _history_text(rows)
+    _atomic_write_text(run_dir / HISTORY_JSON, text_json)
+    _atomic_write_text(run_dir / HISTORY_CSV, text_csv)
+
+
+def _read_history(run_dir: Path) -> list[dict]:
+    path = run_dir / HISTORY_JSON
+    if not path.exists():
+        return []
+    rows = _read_json(path, "training history")
+    if not isinstance(rows, list):
+        raise RunError(f"{path}: not a training history (expected a list of epochs)")
+    out = []
+    for r in rows:
+        out.append({
+            "epoch": int(r["epoch"]),
+            "loss": float("nan") if r.get("loss") is None else float(r["loss"]),
+            "dev_loss": float("nan") if r.get("dev_loss") is None else float(r["dev_loss"]),
+            "seconds": float("nan") if r.get("seconds") is None else float(r["seconds"]),
+        })
+    return out
+
+
+def _checkpoint_name(epoch: int) -> str:
+    return f"epoch-{int(epoch):06d}.keras"
+
+
+def _checkpoint_epoch(path: Path) -> int | None:
+    m = _CHECKPOINT_RE.match(Path(path).name)
+    return int(m.group(1)) if m else None
+
+
+def _list_checkpoints(run_dir: Path) -> list[Path]:
+    folder = run_dir / CHECKPOINT_DIR
+    if not folder.is_dir():
+        return []
+    found = [(e, p) for p in folder.iterdir() if (e := _checkpoint_epoch(p)) is not None]
+    return [p for _, p in sorted(found)]
+
+
+def _clean_temporaries(run_dir: Path) -> None:
+    """Remove temporary files a crashed session left (the caller holds the run's lock)."""
+    for folder in (run_dir, run_dir / CHECKPOINT_DIR):
+        if folder.is_dir():
+            for p in folder.iterdir():
+                if p.name.startswith(_TMP_PREFIX) and p.is_file():
+                    with contextlib.suppress(OSError):
+                        p.unlink()
+
+
+@contextlib.contextmanager
+def _run_lock(run_dir: Path):
+    """Hold an exclusive lock on the run folder (released by the OS even after ``kill -9``)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no locking
+        yield
+        return
+    f = open(run_dir / LOCK_NAME, "a+")  # noqa: SIM115 - held for the whole block
+    try:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise RunError(f"{run_dir}: the run folder is being trained by another process") from None
+        yield
+    finally:
+        f.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# model files
+
+
+def _import_cells() -> None:
+    """Register gruvsynth's cells with Keras, so model files that use them load in safe mode."""
+    import gruvsynth.cells  # noqa: F401
+
+
+def _read_stamp(path: Path) -> dict | None:
+    try:
+        with zipfile.ZipFile(path) as z:
+            if STAMP_NAME not in z.namelist():
+                return None
+            return json.loads(z.read(STAMP_NAME).decode("utf-8"))
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"{path}: truncated or corrupt model file ({exc})") from None
+
+
+def _check_model_file(path: Path) -> None:
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such model file")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: empty model file (0 bytes)")
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+            bad = z.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise CheckpointError(
+            f"{path}: truncated or corrupt model file, not a readable .keras archive ({exc})"
+        ) from None
+    if bad is not None:
+        raise CheckpointError(f"{path}: corrupt model file (bad checksum in {bad})")
+    if not {"config.json", "model.weights.h5"} <= names:
+        raise CheckpointError(f"{path}: not a Keras model file (no config.json/model.weights.h5)")
+
+
+def load_model_file(path, *, cell=None):
+    """Load a ``.keras`` model file in Keras's safe mode, with gruvsynth's cells registered.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.keras`` file (a checkpoint or a final model).
+    cell : str or dict, optional
+        The run's cell spec (:func:`cell_spec`); a ``"module:Class"`` spec is imported first so
+        that a user's registered cell deserialises.
+
+    Returns
+    -------
+    model : keras.Model
+        With its optimizer state, when the file has one.
+
+    Raises
+    ------
+    CheckpointError
+        The file is missing, empty, truncated, corrupt or not a Keras model.
+    """
+    from gruvsynth.backend import select_backend
+
+    path = Path(path)
+    _check_model_file(path)
+    select_backend(None)
+    import keras
+
+    _import_cells()
+    if isinstance(cell, str) and ":" in cell:
+        with contextlib.suppress(ParameterError):
+            cell_from_spec(cell)
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except Exception as exc:  # Keras raises many types (ValueError, OSError, TypeError, ...)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: cannot load the model ({reason[:300]})") from None
+
+
+def _config_hash(resolved: dict) -> str:
+    keys = sorted(k for k in resolved if k in _COMPARED_KEYS)
+    text = json.dumps({k: resolved[k] for k in keys}, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# runs
+
+
+class Run:
+    """A run folder written by :func:`train` (use :func:`open_run`).
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The run folder.
+    config : dict
+        The parsed ``config.json`` (all :class:`TrainConfig` fields, with ``cell`` as a spec,
+        plus ``corpus``, ``corpus_hash``, ``features``, ``representation``, ``block``,
+        ``clip_blocks``, ``train_clips``, ``dev_clips``).
+    """
+
+    def __init__(self, path, config: dict | None = None):
+        self.path = Path(path)
+        self.config = config if config is not None else _read_json(
+            self.path / CONFIG_NAME, "run configuration")
+        if not isinstance(self.config, dict) or self.config.get("format") != RUN_FORMAT:
+            raise RunError(f"{self.path / CONFIG_NAME}: not a gruvsynth run configuration")
+
+    def __repr__(self) -> str:
+        h = self.history
+        done = h[-1]["epoch"] if h else 0
+        return (f"<Run {self.path}: {self.config.get('cell')} h{self.config.get('hidden')}, "
+                f"{done}/{self.config.get('epochs')} epochs>")
+
+    @property
+    def history(self) -> list[dict]:
+        """Completed epochs: dicts with ``epoch``, ``loss``, ``dev_loss`` (NaN where not
+        evaluated) and ``seconds``; read from ``history.json`` on each access."""
+        return _read_history(self.path)
+
+    @property
+    def state(self) -> dict:
+        """``checkpoints/state.json``: ``epoch`` and ``checkpoint`` of the last checkpoint,
+        ``final_epoch`` of ``model.keras`` (``{}`` before the first checkpoint)."""
+        path = self.path / CHECKPOINT_DIR / STATE_NAME
+        return _read_json(path, "checkpoint state") if path.exists() else {}
+
+    @property
+    def versions(self) -> dict:
+        """The parsed ``versions.json``."""
+        return _read_json(self.path / VERSIONS_NAME, "versions record")
+
+    @functools.cached_property
+    def corpus(self):
+        """The run's corpus (:func:`gruvsynth.corpus.open_corpus` on ``config["corpus"]``)."""
+        from gruvsynth.corpus import open_corpus
+
+        return open_corpus(self.config["corpus"])
+
+    @property
+    def completed_epochs(self) -> int:
+        """The last epoch in the history (0 before the first epoch completes)."""
+        h = self.history
+        return h[-1]["epoch"] if h else 0
+
+    @property
+    def finished(self) -> bool:
+        """Whether ``model.keras`` exists for the configured number of epochs."""
+        return (self.path / FINAL_NAME).exists() and \
+            self.state.get("final_epoch", -1) >= int(self.config["epochs"])
+
+    def checkpoints(self) -> list[Path]:
+        """Paths of the checkpoint files, oldest epoch first."""
+        return _list_checkpoints(self.path)
+
+    def model_path(self, which: str | os.PathLike = "final") -> Path:
+        """The model file :meth:`load_model` would load (see there)."""
+        if isinstance(which, str) and which == "final":
+            path = self.path / FINAL_NAME
+            if not path.exists():
+                raise CheckpointError(
+                    f"{path}: no final model yet (training has not finished); "
+                    "use which='latest' for the last checkpoint")
+            return path
+        if isinstance(which, str) and which == "latest":
+            final = self.path / FINAL_NAME
+            final_epoch = self.state.get("final_epoch") if final.exists() else None
+            ckpts = self.checkpoints()
+            if ckpts and (final_epoch is None or _checkpoint_epoch(ckpts[-1]) > final_epoch):
+                return ckpts[-1]
+            if final.exists():
+                return final
+            raise CheckpointError(f"{self.path}: no checkpoint or final model yet")
+        path = Path(which)
+        if not path.is_absolute() and not path.exists() and (self.path / path).exists():
+            path = self.path / path
+        return path
+
+    def load_model(self, which: str | os.PathLike = "final"):
+        """Load a model of this run (safe mode on).
+
+        Parameters
+        ----------
+        which : {"final", "latest"} or path
+            ``"final"``: ``model.keras``; ``"latest"``: the newest checkpoint, or the final
+            model when it is at least as new; a path (absolute, or relative to the run folder).
+
+        Returns
+        -------
+        model : keras.Model
+
+        Raises
+        ------
+        CheckpointError
+            The file is missing, truncated, corrupt or not a Keras model.
+        """
+        return load_model_file(self.model_path(which), cell=self.config.get("cell"))
+
+    def summary(self) -> dict:
+        """Figures of the run so far.
+
+        Returns
+        -------
+        dict
+            ``epochs`` (completed), ``target_epochs``, ``final_loss``, ``best_dev_loss`` and
+            ``best_dev_epoch`` (``None`` without dev losses), ``mean_seconds`` per epoch.
+        """
+        h = self.history
+        dev = [(r["dev_loss"], r["epoch"]) for r in h if math.isfinite(r["dev_loss"])]
+        best = min(dev) if dev else (None, None)
+        secs = [r["seconds"] for r in h if math.isfinite(r["seconds"])]
+        return {
+            "epochs": h[-1]["epoch"] if h else 0,
+            "target_epochs": int(self.config["epochs"]),
+            "final_loss": h[-1]["loss"] if h else None,
+            "best_dev_loss": best[0],
+            "best_dev_epoch": best[1],
+            "mean_seconds": float(np.mean(secs)) if secs else None,
+        }
+
+
+def open_run(run_dir) -> Run:
+    """Open a run folder written by :func:`train`.
+
+    Parameters
+    ----------
+    run_dir : str or os.PathLike
+
+    Returns
+    -------
+    Run
+
+    Raises
+    ------
+    RunError
+        The folder or its ``config.json`` is missing or not a gruvsynth run.
+    """
+    path = Path(run_dir).expanduser()
+    if not path.is_dir():
+        raise RunError(f"{path}: no such run folder")
+    return Run(path)
+
+
+def format_summary(run: Run) -> str:
+    """A few human-readable lines about a run: epochs, losses, best dev loss, time per epoch."""
+    s = run.summary()
+    lines = [f"run folder: {run.path}",
+             f"epochs: {s['epochs']} of {s['target_epochs']}"]
+    if s["final_loss"] is not None:
+        lines.append(f"final train loss: {s['final_loss']:.6g}")
+    if s["best_dev_loss"] is not None:
+        lines.append(f"best dev loss: {s['best_dev_loss']:.6g} at epoch {s['best_dev_epoch']}")
+    elif run.config.get("dev_clips", 0) == 0:
+        lines.append("dev loss: none (the corpus has no dev clips)")
+    if s["mean_seconds"] is not None:
+        lines.append(f"time per epoch: {s['mean_seconds']:.3g} s (mean)")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# training
+
+
+_COMPARED_KEYS = tuple(k for k in TrainConfig.fields() if k not in RESUMABLE_KEYS) + CORPUS_KEYS
+
+
+def _resolve_run_dir(run_dir, spec, hidden: int) -> Path:
+    if run_dir is not None:
+        return Path(run_dir).expanduser().absolute()
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs").absolute() / f"{stamp}-{_cell_label(spec)}-h{hidden}"
+
+
+def _differences(old: dict, new: dict) -> list[str]:
+    out = []
+    for key in _COMPARED_KEYS:
+        if old.get(key) != new.get(key):
+            out.append(f"{key}: {old.get(key)!r} in the run, {new.get(key)!r} now")
+    return out
+
+
+def _prepare_folder(run_dir: Path, resolved: dict) -> dict:
+    """Check an existing run folder against ``resolved`` (or start a new one); return the
+    config to record."""
+    config_path = run_dir / CONFIG_NAME
+    if config_path.exists():
+        old = _read_json(config_path, "run configuration")
+        if not isinstance(old, dict) or old.get("format") != RUN_FORMAT:
+            raise RunError(f"{config_path}: not a gruvsynth run configuration")
+        diffs = _differences(old, resolved)
+        if diffs:
+            raise RunError(
+                f"{run_dir}: this run folder was trained with a different configuration "
+                f"({'; '.join(diffs)}); use another folder (-o) or the run's own settings")
+        record = dict(old)
+        record["epochs"] = int(resolved["epochs"])
+        record["keep_checkpoints"] = resolved["keep_checkpoints"]
+        if old.get("backend") != resolved["backend"]:
+            log.warning("%s: resuming on the %s backend (the run started on %s); its numbers "
+                        "will not match an uninterrupted run bit for bit",
+                        run_dir, resolved["backend"], old.get("backend"))
+            record["backend"] = resolved["backend"]
+        if old.get("corpus") != resolved["corpus"]:
+            log.info("%s: the corpus moved to %s (same manifest hash)", run_dir, resolved["corpus"])
+            record["corpus"] = resolved["corpus"]
+        return record
+    return dict(resolved)
+
+
+def _check_foreign(run_dir: Path) -> None:
+    """Refuse an existing folder that is neither empty nor a run folder (before writing to it)."""
+    if not run_dir.exists():
+        return
+    if not run_dir.is_dir():
+        raise RunError(f"{run_dir}: exists and is not a folder")
+    if (run_dir / CONFIG_NAME).exists():
+        return
+    others = sorted(p.name for p in run_dir.iterdir()
+                    if p.name not in _RUN_FILES and not p.name.startswith(_TMP_PREFIX))
+    if others:
+        raise RunError(
+            f"{run_dir}: the folder exists and is not a gruvsynth run folder "
+            f"(it holds {', '.join(others[:5])}{', ...' if len(others) > 5 else ''}); "
+            "choose a new or empty folder")
+
+
+def _latest_state(run_dir: Path) -> tuple[int, Path | None]:
+    """(epoch, checkpoint path) to resume from; (0, None) for a fresh start."""
+    state_path = run_dir / CHECKPOINT_DIR / STATE_NAME
+    if state_path.exists():
+        try:
+            state = json.loads(state_path.read_text(encoding="utf-8"))
+            epoch, name = int(state["epoch"]), state["checkpoint"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CheckpointError(f"{state_path}: unreadable checkpoint state ({exc})") from None
+        path = run_dir / CHECKPOINT_DIR / name
+        if not path.exists():
+            raise CheckpointError(f"{path}: the last checkpoint named by {state_path} is missing")
+        return epoch, path
+    ckpts = _list_checkpoints(run_dir)  # a crash between a checkpoint and its state.json
+    if ckpts:
+        return _checkpoint_epoch(ckpts[-1]), ckpts[-1]
+    return 0, None
+
+
+class _KerasSteps:
+    """Training and evaluation steps through Keras's compiled ``train_on_batch``/``test_on_batch``.
+
+    The training loop talks to the model only through :meth:`train_epoch` and
+    :meth:`evaluate`, so a faster path (data resident on the device, several steps per
+    compiled call, a distribution strategy) can replace this class without touching the loop.
+    """
+
+    def __init__(self, model):
+        self.model = model
+
+    def train_epoch(self, batches: Iterator[tuple[np.ndarray, np.ndarray]], *, bar=None):
+        """Train on every batch; return (mean loss weighted by batch size, index of the first
+        non-finite batch loss or None, that loss)."""
+        total, count = 0.0, 0
+        for i, (x, y) in enumerate(batches):
+            loss = float(self.model.train_on_batch(x, y))
+            if not math.isfinite(loss):
+                return float("nan"), i, loss
+            total += loss * len(x)
+            count += len(x)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{total / count:.4g}", refresh=False)
+        return total / max(count, 1), None, None
+
+    def evaluate(self, batches: Iterator[tuple[np.ndarray, np.ndarray]]) -> float:
+        """Mean loss over every batch, weighted by batch size (= MSE over all clips)."""
+        total, count = 0.0, 0
+        for x, y in batches:
+            total += float(self.model.test_on_batch(x, y)) * len(x)
+            count += len(x)
+        return total / count if count else float("nan")
+
+    def weights_finite(self) -> bool:
+        """Whether every weight is finite (checked before a checkpoint is written)."""
+        return all(bool(np.isfinite(np.asarray(w)).all()) for w in self.model.get_weights())
+
+
+def _read_batch(corpus, split: str, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    reader = getattr(corpus, "batch", None)
+    if reader is not None:
+        return reader(split, index)
+    inputs, targets = corpus.clips(split)
+    return np.asarray(inputs[index]), np.asarray(targets[index])
+
+
+def _batches(corpus, split: str, order: np.ndarray, batch_size: int):
+    """Batches of clips in ``order``, read from disk one batch ahead in a background thread."""
+    chunks = [np.sort(order[i:i + batch_size]) for i in range(0, len(order), batch_size)]
+    if not chunks:
+        return
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1,
+                                               thread_name_prefix="gruvsynth-reader") as pool:
+        pending = pool.submit(_read_batch, corpus, split, chunks[0])
+        for j in range(len(chunks)):
+            batch = pending.result()
+            if j + 1 < len(chunks):
+                pending = pool.submit(_read_batch, corpus, split, chunks[j + 1])
+            yield batch
+
+
+def _save_checkpoint(model, run_dir: Path, epoch: int, stamp: dict) -> Path:
+    """Write ``checkpoints/epoch-NNNNNN.keras`` atomically, with a stamp naming run and epoch."""
+    folder = run_dir / CHECKPOINT_DIR
+    folder.mkdir(exist_ok=True)
+    path = folder / _checkpoint_name(epoch)
+    tmp = _tmp_path(path, ".keras")  # Keras insists on the .keras extension
+    try:
+        model.save(tmp)
+        with zipfile.ZipFile(tmp, "a") as z:
+            z.writestr(STAMP_NAME, json.dumps({**stamp, "epoch": int(epoch)}))
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    _fsync_dir(folder)
+    return path
+
+
+def _install_final(checkpoint: Path, run_dir: Path) -> None:
+    """Make ``model.keras`` the given checkpoint (a hard link where possible, else a copy)."""
+    final = run_dir / FINAL_NAME
+    tmp = _tmp_path(final, ".keras")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    try:
+        try:
+            os.link(checkpoint, tmp)
+        except OSError:
+            shutil.copyfile(checkpoint, tmp)
+        os.replace(tmp, final)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    _fsync_dir(run_dir)
+
+
+def _prune(run_dir: Path, keep: int, current: Path) -> None:
+    if keep <= 0:
+        return
+    ckpts = _list_checkpoints(run_dir)
+    for p in ckpts[:-keep]:
+        if p != current:
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+
+def _load_checkpoint(path: Path, resolved: dict):
+    """Load a checkpoint to resume from, checking it belongs to this run."""
+    _check_model_file(path)
+    stamp = _read_stamp(path)
+    if stamp is None:
+        raise CheckpointError(f"{path}: not a checkpoint of a gruvsynth run (no {STAMP_NAME})")
+    expected = _config_hash(resolved)
+    if stamp.get("config_hash") != expected:
+        raise CheckpointError(
+            f"{path}: a checkpoint of another run or configuration (its config hash "
+            f"{str(stamp.get('config_hash'))[:12]} is not this run's {expected[:12]})")
+    model = load_model_file(path, cell=resolved.get("cell"))
+    if getattr(model, "optimizer", None) is None:
+        raise CheckpointError(f"{path}: the checkpoint has no optimizer state")
+    return model, int(stamp["epoch"])
+
+
+def _versions_record(run_dir: Path, start_epoch: int) -> dict:
+    from gruvsynth.backend import versions
+
+    now = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    current = versions()
+    path = run_dir / VERSIONS_NAME
+    record = None
+    if path.exists():
+        with contextlib.suppress(RunError):
+            record = _read_json(path, "versions record")
+    if not isinstance(record, dict):
+        record = dict(current)
+        record["sessions"] = []
+    session = {"started": now, "start_epoch": start_epoch,
+               **{k: current[k] for k in ("gruvsynth", "keras", "backend", "backend_version")}}
+    record.setdefault("sessions", []).append(session)
+    return record
+
+
+def _progress(total: int, initial: int, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="epoch", disable=not enabled,
+                dynamic_ncols=True, leave=True)
+
+
+def train(corpus_dir, run_dir=None, *, config: TrainConfig | None = None, progress: bool = True,
+          **overrides) -> Run:
+    """Train a GRUV model on a prepared corpus, or resume an interrupted run.
+
+    Parameters
+    ----------
+    corpus_dir : str or os.PathLike
+        A corpus folder from :func:`gruvsynth.corpus.prepare_corpus`.
+    run_dir : str or os.PathLike, optional
+        The run folder.  Default: ``runs/<YYYYmmdd-HHMMSS>-<cell>-h<hidden>`` in the current
+        directory.  An existing run folder with the same configuration is resumed from its
+        last checkpoint (``epochs`` may be raised to train further); one with a different
+        configuration is refused.
+    config : TrainConfig, optional
+        The configuration (default: the paper's, :class:`TrainConfig`).
+    progress : bool
+        Show progress bars (epochs, and batches within an epoch) and a summary on stderr.
+    **overrides
+        Fields of :class:`TrainConfig` to change, e.g. ``hidden=64, epochs=10``.
+
+    Returns
+    -------
+    Run
+        The run folder, opened.
+
+    Raises
+    ------
+    ParameterError
+        An invalid or unknown option.
+    CorpusError
+        The corpus folder is missing or not a prepared corpus, or has no training clips.
+    RunError
+        The run folder holds a different configuration, another corpus, or is in use.
+    CheckpointError
+        The checkpoint to resume from is truncated, corrupt or from another run.
+    TrainingDivergedError
+        The loss became NaN or infinite (the last good checkpoint is kept).
+    gruvsynth.backend.BackendError
+        Keras is already imported with another backend than the one asked for.
+    """
+    from gruvsynth.backend import enable_determinism, seed_everything, select_backend
+    from gruvsynth.corpus import open_corpus
+    from gruvsynth.errors import CorpusError
+
+    cfg = (config if config is not None else TrainConfig()).replace(**overrides)
+    backend = select_backend(cfg.backend)
+    import keras  # noqa: F401  (the backend is fixed from here on)
+
+    corpus = open_corpus(corpus_dir)
+    try:
+        n_train = len(corpus.clips("train")[0])
+        n_dev = len(corpus.clips("dev")[0])
+        if n_train == 0:
+            raise CorpusError(f"{corpus.path}: the corpus has no training clips")
+        spec = cell_spec(cfg.cell)
+        resolved = {"format": RUN_FORMAT, "format_version": RUN_FORMAT_VERSION,
+                    **cfg.to_dict(), "backend": backend,
+                    "corpus": str(Path(corpus.path).resolve()),
+                    "corpus_hash": corpus.manifest_hash, "features": int(corpus.features),
+                    "representation": corpus.representation, "block": int(corpus.block),
+                    "clip_blocks": int(corpus.clip_blocks), "train_clips": n_train,
+                    "dev_clips": n_dev}
+        path = _resolve_run_dir(run_dir, spec, cfg.hidden)
+        _check_foreign(path)
+        if (path / CONFIG_NAME).exists():
+            _prepare_folder(path, resolved)  # refuse a different configuration before writing
+        path.mkdir(parents=True, exist_ok=True)
+        with _run_lock(path):
+            record = _prepare_folder(path, resolved)
+            return _train_locked(path, record, cfg, corpus, progress=progress,
+                                 seed_everything=seed_everything,
+                                 enable_determinism=enable_determinism)
+    finally:
+        corpus.close()
+
+
+def _train_locked(path: Path, record: dict, cfg: TrainConfig, corpus, *, progress: bool,
+                  seed_everything, enable_determinism) -> Run:
+    from gruvsynth.models import build_model
+
+    _clean_temporaries(path)
+    record.setdefault("created", _dt.datetime.now().astimezone().isoformat(timespec="seconds"))
+    _atomic_write_text(path / CONFIG_NAME, _json_text(record))
+    (path / CHECKPOINT_DIR).mkdir(exist_ok=True)
+    epochs = int(cfg.epochs)
+    stamp = {"run": RUN_FORMAT, "config_hash": _config_hash(record)}
+
+    enable_determinism()
+    seed_everything(cfg.seed)
+    start, ckpt = _latest_state(path)
+    if ckpt is not None:
+        model, start = _load_checkpoint(ckpt, record)
+        log.info("%s: resuming after epoch %d from %s", path, start, ckpt.name)
+    else:
+        model = build_model(cell=cell_from_spec(cfg.cell), hidden=cfg.hidden,
+                            features=record["features"], layers=cfg.layers,
+                            input_projection=cfg.input_projection,
+                            learning_rate=float(cfg.learning_rate), seed=int(cfg.seed))
+    history = [r for r in _read_history(path) if r["epoch"] <= start]
+    if [r["epoch"] for r in history] != list(range(1, start + 1)):
+        raise RunError(f"{path / HISTORY_JSON}: the history does not cover epochs 1-{start} of "
+                       f"the checkpoint {ckpt.name if ckpt else ''}; the run folder is damaged")
+    _write_history(path, history)
+    _atomic_write_text(path / VERSIONS_NAME, _json_text(_versions_record(path, start)))
+    run = Run(path, record)
+    if start >= epochs:
+        if not (path / FINAL_NAME).exists() and ckpt is not None:
+            _install_final(ckpt, path)
+            _write_state(path, start, ckpt, final_epoch=start)
+        log.info("%s: already trained for %d epochs; nothing to do", path, start)
+        return run
+
+    n_train, n_dev = record["train_clips"], record["dev_clips"]
+    if n_dev == 0:
+        log.warning("%s: the corpus has no dev clips, so there is no dev loss", corpus.path)
+    steps = _KerasSteps(model)
+    n_batches = math.ceil(n_train / cfg.batch_size)
+    last_ckpt, last_ckpt_epoch = ckpt, (start if ckpt is not None else None)
+    t_start = time.perf_counter()
+    bar = _progress(epochs, start, path.name, progress)
+    try:
+        for epoch in range(start + 1, epochs + 1):
+            t0 = time.perf_counter()
+            order = epoch_order(n_train, seed=cfg.seed, epoch=epoch)
+            with _progress_batches(n_batches, epoch, progress and n_batches > 1) as inner:
+                loss, bad, bad_loss = steps.train_epoch(
+                    _batches(corpus, "train", order, cfg.batch_size), bar=inner)
+            if bad is not None:
+                where = (f"{last_ckpt} (epoch {last_ckpt_epoch})" if last_ckpt is not None
+                         else "none (no checkpoint was written yet)")
+                raise TrainingDivergedError(
+                    f"{path}: training diverged in epoch {epoch} (batch {bad + 1} of {n_batches}): "
+                    f"the loss is {bad_loss}; last good checkpoint: {where}; try a lower "
+                    f"learning rate (now {cfg.learning_rate:g})")
+            dev = float("nan")
+            if n_dev and epoch % cfg.eval_every == 0:
+                dev = steps.evaluate(_batches(corpus, "dev", np.arange(n_dev), cfg.batch_size))
+            history.append({"epoch": epoch, "loss": loss, "dev_loss": dev,
+                            "seconds": time.perf_counter() - t0})
+            _write_history(path, history)
+            if epoch % cfg.checkpoint_every == 0 or epoch == epochs:
+                if not steps.weights_finite():
+                    raise TrainingDivergedError(
+                        f"{path}: training diverged in epoch {epoch}: the weights are no longer "
+                        f"finite; last good checkpoint: "
+                        f"{last_ckpt if last_ckpt is not None else 'none'}")
+                last_ckpt = _save_checkpoint(model, path, epoch, stamp)
+                last_ckpt_epoch = epoch
+                _write_state(path, epoch, last_ckpt)
+                _prune(path, cfg.keep_checkpoints, last_ckpt)
+            bar.update(1)
+            post = {"loss": f"{loss:.4g}"}
+            if math.isfinite(dev):
+                post["dev"] = f"{dev:.4g}"
+            bar.set_postfix(post)
+    finally:
+        bar.close()
+    _install_final(last_ckpt, path)
+    _write_state(path, epochs, last_ckpt, final_epoch=epochs)
+    log.debug("%s: %d epochs in %.1f s", path, epochs - start, time.perf_counter() - t_start)
+    if progress:
+        import sys
+
+        print(format_summary(run), file=sys.stderr)
+    return run
+
+
+@contextlib.contextmanager
+def _progress_batches(n_batches: int, epoch: int, enabled: bool):
+    if not enabled:
+        yield None
+        return
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=n_batches, desc=f"epoch {epoch}", unit="batch", leave=False,
+               dynamic_ncols=True)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+def _write_state(path: Path, epoch: int, checkpoint: Path, *, final_epoch: int | None = None):
+    state_path = path / CHECKPOINT_DIR / STATE_NAME
+    old = {}
+    if state_path.exists():
+        with contextlib.suppress(OSError, ValueError):
+            old = json.loads(state_path.read_text(encoding="utf-8"))
+    state = {"epoch": int(epoch), "checkpoint": checkpoint.name,
+             "final_epoch": final_epoch if final_epoch is not None else old.get("final_epoch")}
+    _atomic_write_text(state_path, _json_text(state))
+
+
+def resume(run_dir, *, epochs: int | None = None, backend: str | None = None,
+           progress: bool = True) -> Run:
+    """Continue training a run folder with its own configuration (and corpus).
+
+    Parameters
+    ----------
+    run_dir : str or os.PathLike
+        A run folder written by :func:`train`.
+    epochs : int, optional
+        Train up to this many epochs in total (default: the run's own ``epochs``).
+    backend : {"tensorflow", "jax", "torch"}, optional
+        Continue on this backend.  Default: ``KERAS_BACKEND`` if set, else the run's own.
+    progress : bool
+        Show progress bars and a summary.
+
+    Returns
+    -------
+    Run
+    """
+    run = open_run(run_dir)
+    cfg = TrainConfig.from_dict(run.config)
+    backend = backend or os.environ.get("KERAS_BACKEND") or run.config.get("backend")
+    cfg = cfg.replace(backend=backend)
+    return train(run.config["corpus"], run.path, config=cfg, progress=progress, epochs=epochs)
+
