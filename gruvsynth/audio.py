@@ -66,7 +66,6 @@ import shutil
 import subprocess
 import tempfile
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,6 +84,7 @@ from gruvsynth.errors import (
     ParameterError,
     SilentAudioError,
 )
+from gruvsynth.fileio import atomic_path
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -771,15 +771,8 @@ def save(path, audio: np.ndarray, *, sr: int = SR) -> int:
     if n_clipped:
         log.warning("%s: clipped %d of %d samples outside [-1, 1]", path, n_clipped, x.size)
     data = np.round(np.clip(x.astype(np.float64), -1.0, 1.0) * 32767.0).astype(np.int16)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as fh:
-            scipy.io.wavfile.write(fh, int(sr), data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "xb") as fh:
+        scipy.io.wavfile.write(fh, int(sr), data)
     return n_clipped
 
 

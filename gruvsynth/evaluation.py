@@ -29,11 +29,9 @@ table; ``gruvsynth evaluate RUN_DIR`` is the command.
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -42,6 +40,7 @@ import scipy.signal
 
 from gruvsynth import features as feats
 from gruvsynth.errors import CorpusError, ParameterError
+from gruvsynth.fileio import atomic_path, write_json_atomic
 
 __all__ = [
     "BAND",
@@ -721,16 +720,8 @@ def save_figure3(path, data: dict, **meta) -> Path:
     arrays["n_clips"] = np.asarray(data["n_clips"])
     arrays["loss"] = np.asarray(data["loss"])
     arrays.update({k: np.asarray(v) for k, v in meta.items()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.npz", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 
@@ -781,19 +772,6 @@ def _mean_of(samples: list[dict], key: str):
     finite = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
     return float(np.mean(finite)) if finite else None
 
-
-def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def evaluate_run(
@@ -918,7 +896,7 @@ def evaluate_run(
             "mean": {k: _mean_of(flat, k) for k in keys},
         }
     results = _clean(results)
-    _write_json(json_path, results)
+    write_json_atomic(json_path, results)
     results["json"] = os.fspath(json_path)
     return results
 

@@ -44,11 +44,9 @@ output (:meth:`GenerationResult.save`).
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
 import os
-import tempfile
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -60,6 +58,7 @@ from tqdm.auto import tqdm
 
 from gruvsynth import features as feats
 from gruvsynth.errors import CheckpointError, GruvError, ParameterError
+from gruvsynth.fileio import write_json_atomic
 
 __all__ = [
     "METHODS",
@@ -709,18 +708,6 @@ def output_paths(path, n_seeds: int) -> list[dict]:
     ]
 
 
-def _write_json(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
 
 @dataclass
 class GenerationResult:
@@ -794,7 +781,7 @@ class GenerationResult:
                     "seed_clipped_samples": seed_clipped,
                 },
             }
-            _write_json(p["json"], info)
+            write_json_atomic(p["json"], info)
             written.append({**p, "clipped": clipped})
         return written
 

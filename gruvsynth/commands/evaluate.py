@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from gruvsynth.cli import subcommand_main
+from gruvsynth.commands import argtypes
 
 HELP = "measure a trained run: dev loss, Figure 3 spectra, audio metrics, loops, novelty"
 
@@ -42,26 +43,6 @@ DEFAULT_SEED = 0
 DEFAULT_METHOD = "stateful"
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``gruvsynth evaluate``'s arguments to ``parser``."""
     parser.add_argument("run_dir", metavar="RUN_DIR", type=Path,
@@ -73,9 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: RUN_DIR/evaluation)")
     parser.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, metavar="final|latest|PATH",
                         help=f"the model to evaluate (default: {DEFAULT_CHECKPOINT})")
-    parser.add_argument("--n-seeds", type=_positive_int, default=DEFAULT_N_SEEDS, metavar="K",
+    parser.add_argument("--n-seeds", type=argtypes.positive_int, default=DEFAULT_N_SEEDS, metavar="K",
                         help=f"generated samples to measure (default: {DEFAULT_N_SEEDS})")
-    parser.add_argument("--seed", type=_count, default=DEFAULT_SEED, metavar="N",
+    parser.add_argument("--seed", type=argtypes.count, default=DEFAULT_SEED, metavar="N",
                         help=f"random seed of the seed windows (default: {DEFAULT_SEED})")
     parser.add_argument("--method", choices=("stateful", "faithful"), default=DEFAULT_METHOD,
                         help=f"generation method (default: {DEFAULT_METHOD})")

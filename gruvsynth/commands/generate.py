@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 from pathlib import Path
 
 from gruvsynth.cli import subcommand_main
+from gruvsynth.commands import argtypes
 
 HELP = "generate music (WAV) from a trained run, seeded from its corpus or your audio"
 
@@ -52,46 +52,6 @@ DEFAULT_CHECKPOINT = "final"
 log = logging.getLogger("gruvsynth.generate")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _times(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {text!r}") from None
-    if not (math.isfinite(value) and value >= 1):
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {text!r}")
-    return value
-
-
 def _indices(text: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",")]
@@ -122,23 +82,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="which seed window(s): numbered over all songs of the split in corpus order, or "
         "the start block in a file; one per seed (default: random with --seed; a file: its "
         "start)")
-    s.add_argument("--seed", type=_count, default=None, metavar="N",
+    s.add_argument("--seed", type=argtypes.count, default=None, metavar="N",
                    help="random seed of the window choice (default: fresh randomness)")
     s.add_argument(
-        "--seed-blocks", type=_positive_int, default=DEFAULT_SEED_BLOCKS, metavar="B",
+        "--seed-blocks", type=argtypes.positive_int, default=DEFAULT_SEED_BLOCKS, metavar="B",
         help=f"seed length in blocks (default: {DEFAULT_SEED_BLOCKS} = one 10 s clip of 0.25 s "
         "blocks, the authors' code)")
-    s.add_argument("--n-seeds", type=_positive_int, default=DEFAULT_N_SEEDS, metavar="K",
+    s.add_argument("--n-seeds", type=argtypes.positive_int, default=DEFAULT_N_SEEDS, metavar="K",
                    help=f"generate K outputs from K seeds in one batch (default: "
                    f"{DEFAULT_N_SEEDS})")
     length = parser.add_argument_group("length (at most one)")
     g = length.add_mutually_exclusive_group()
-    g.add_argument("--iterations", type=_count, metavar="N",
+    g.add_argument("--iterations", type=argtypes.count, metavar="N",
                    help="iterations after the first pass (output = seed-blocks + N blocks)")
-    g.add_argument("--seconds", type=_positive_float, metavar="S",
+    g.add_argument("--seconds", type=argtypes.positive_float, metavar="S",
                    help="length of the output in seconds (rounded up to whole blocks; at least "
                    "the seed's length)")
-    g.add_argument("--times", type=_times, metavar="K",
+    g.add_argument("--times", type=argtypes.at_least_one, metavar="K",
                    help=f"output length as a multiple of the seed (default: {DEFAULT_TIMES:g}, "
                    "what the paper found best)")
     m = parser.add_argument_group("model")

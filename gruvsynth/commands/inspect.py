@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import uuid
 from pathlib import Path
 
 from gruvsynth.cli import subcommand_main
+from gruvsynth.commands import argtypes
+from gruvsynth.fileio import write_json_atomic
 
 HELP = "check audio files: format, rate, bit depth, peak, silence, clipping, problems"
 DESCRIPTION = """\
@@ -43,16 +43,6 @@ _COLUMNS = ("file", "format", "rate", "bits", "ch", "seconds", "peak", "silence"
 _RIGHT = {"rate", "bits", "ch", "seconds", "peak", "silence", "clipped"}
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``inspect``'s arguments to ``parser``."""
     parser.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
@@ -61,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also write the rows and the summary to FILE as JSON",
     )
     parser.add_argument(
-        "--sr", type=_positive_int, metavar="HZ", default=SR,
+        "--sr", type=argtypes.positive_int, metavar="HZ", default=SR,
         help="decode at this sample rate (default: each file's own rate)",
     )
     parser.add_argument(
@@ -130,18 +120,6 @@ def format_table(reports) -> str:
     return "\n".join(lines)
 
 
-def _write_json(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8") as fh:
-            json.dump(payload, fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
 
 def run(args: argparse.Namespace) -> int:
     """Inspect the files and print the table; 0 if all are OK, 1 otherwise."""
@@ -164,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(reports))
     print(f"{len(reports)} files, {n_ok} OK, {n_bad} with problems")
     if args.json:
-        _write_json(Path(args.json), {
+        write_json_atomic(Path(args.json), {
             "files": [r.as_dict() for r in reports],
             "summary": {"files": len(reports), "ok": n_ok, "problems": n_bad},
         })

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from gruvsynth import corpus as _corpus
 from gruvsynth.cli import subcommand_main
+from gruvsynth.commands import argtypes
 from gruvsynth.errors import ParameterError
 from gruvsynth.features import REPRESENTATIONS
 from gruvsynth.sources import BUILTIN_CORPORA
@@ -43,46 +44,6 @@ STATS_FROM = _corpus.STATS_FROM
 SR = _corpus.SR
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``prepare``'s arguments to ``parser``."""
     parser.add_argument(
@@ -97,12 +58,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--out", required=True, type=Path, metavar="OUT",
                         help="the corpus folder to create (required)")
     parser.add_argument(
-        "--songs", type=_positive_int, default=SONGS, metavar="K",
+        "--songs", type=argtypes.positive_int, default=SONGS, metavar="K",
         help="use only the first K songs (manifest order for a built-in corpus, sorted file "
         "order for folders), before the split (default: all; the paper: 20 per corpus)",
     )
     parser.add_argument(
-        "--max-seconds", type=_positive_float, default=MAX_SECONDS, metavar="S",
+        "--max-seconds", type=argtypes.positive_float, default=MAX_SECONDS, metavar="S",
         help="use at most the first S seconds of each song (default: whole songs, as the paper)",
     )
     parser.add_argument(
@@ -112,20 +73,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"(default: {REPRESENTATION}, the paper's)",
     )
     parser.add_argument(
-        "--block", type=_positive_int, default=BLOCK, metavar="N",
+        "--block", type=argtypes.positive_int, default=BLOCK, metavar="N",
         help=f"samples per block (default: {BLOCK} = 0.25 s at 44.1 kHz, the paper's)",
     )
     parser.add_argument(
-        "--clip-blocks", type=_positive_int, default=CLIP_BLOCKS, metavar="T",
+        "--clip-blocks", type=argtypes.positive_int, default=CLIP_BLOCKS, metavar="T",
         help=f"blocks per clip (default: {CLIP_BLOCKS} = 10 s, the paper's)",
     )
     parser.add_argument(
-        "--dev-fraction", type=_fraction, default=DEV_FRACTION, metavar="F",
+        "--dev-fraction", type=argtypes.fraction, default=DEV_FRACTION, metavar="F",
         help=f"fraction of songs held out for dev, rounded half up, at least one song in each "
         f"split when there are two or more (default: {DEV_FRACTION}, the paper's 80/20)",
     )
     parser.add_argument(
-        "--split-seed", type=_seed, default=SPLIT_SEED, metavar="SEED",
+        "--split-seed", type=argtypes.count, default=SPLIT_SEED, metavar="SEED",
         help=f"seed of the song split (default: {SPLIT_SEED}; the paper does not say)",
     )
     parser.add_argument(
@@ -134,7 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"leakage) or 'all' (the authors' code) (default: {STATS_FROM})",
     )
     parser.add_argument(
-        "--sr", type=_positive_int, default=SR, metavar="HZ",
+        "--sr", type=argtypes.positive_int, default=SR, metavar="HZ",
         help=f"sample rate songs are decoded at (default: {SR}, the paper's)",
     )
     parser.add_argument(

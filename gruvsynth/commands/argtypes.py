@@ -1,0 +1,42 @@
+"""Argument types shared by the subcommands: each turns a string into a checked value or
+raises ``argparse.ArgumentTypeError`` with a one-line message naming what was expected."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+
+def _number(text: str, kind, ok, expected: str):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1."""
+    return _number(text, int, lambda v: v >= 1, "a positive integer")
+
+
+def count(text: str) -> int:
+    """An integer >= 0 (a count, an index or a seed)."""
+    return _number(text, int, lambda v: v >= 0, "an integer >= 0")
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0."""
+    return _number(text, float, lambda v: math.isfinite(v) and v > 0, "a positive number")
+
+
+def fraction(text: str) -> float:
+    """A number in [0, 1)."""
+    return _number(text, float, lambda v: 0 <= v < 1, "a number in [0, 1)")
+
+
+def at_least_one(text: str) -> float:
+    """A finite number >= 1."""
+    return _number(text, float, lambda v: math.isfinite(v) and v >= 1, "a number >= 1")
