@@ -941,7 +941,7 @@ def _progress(total: int, initial: int, desc: str, enabled: bool):
 
 
 def train(corpus_dir, run_dir=None, *, config: TrainConfig | None = None, progress: bool = True,
-          **overrides) -> Run:
+          distribute=None, **overrides) -> Run:
     """Train a GRUV model on a prepared corpus, or resume an interrupted run.
 
     Parameters
@@ -957,6 +957,12 @@ def train(corpus_dir, run_dir=None, *, config: TrainConfig | None = None, progre
         The configuration (default: the paper's, :class:`TrainConfig`).
     progress : bool
         Show progress bars (epochs, and batches within an epoch) and a summary on stderr.
+    distribute : gruvsynth.distribute.DistributeConfig, str, dict or None
+        Train data-parallel over several devices or processes (``"data-parallel"``, or a
+        :class:`~gruvsynth.distribute.DistributeConfig`); ``None`` trains on one device.  Not
+        part of the run's configuration: a run may resume with another setting.  On a
+        process other than process 0 / the chief, nothing is written to ``run_dir`` and the
+        returned run is that process's private copy (see :mod:`gruvsynth.distribute`).
     **overrides
         Fields of :class:`TrainConfig` to change, e.g. ``hidden=64, epochs=10``.
 
@@ -986,6 +992,10 @@ def train(corpus_dir, run_dir=None, *, config: TrainConfig | None = None, progre
 
     cfg = (config if config is not None else TrainConfig()).replace(**overrides)
     backend = select_backend(cfg.backend)
+    from gruvsynth import distribute as _distribute
+
+    dist = _distribute.start(distribute, backend)  # before Keras starts the backend's devices
+    progress = progress and dist.is_chief
     import keras  # noqa: F401  (the backend is fixed from here on)
 
     corpus = open_corpus(corpus_dir)
@@ -1003,21 +1013,22 @@ def train(corpus_dir, run_dir=None, *, config: TrainConfig | None = None, progre
                     "clip_blocks": int(corpus.clip_blocks), "train_clips": n_train,
                     "dev_clips": n_dev}
         path = _resolve_run_dir(run_dir, spec, cfg.hidden)
-        _check_foreign(path)
-        if (path / CONFIG_NAME).exists():
-            _prepare_folder(path, resolved)  # refuse a different configuration before writing
-        path.mkdir(parents=True, exist_ok=True)
-        with _run_lock(path):
-            record = _prepare_folder(path, resolved)
-            return _train_locked(path, record, cfg, corpus, progress=progress,
-                                 seed_everything=seed_everything,
-                                 enable_determinism=enable_determinism)
+        with _distribute.worker_folder(dist, path) as path:  # non-chief: a private copy
+            _check_foreign(path)
+            if (path / CONFIG_NAME).exists():
+                _prepare_folder(path, resolved)  # refuse a different configuration first
+            path.mkdir(parents=True, exist_ok=True)
+            with _run_lock(path):
+                record = _prepare_folder(path, resolved)
+                return _train_locked(path, record, cfg, corpus, progress=progress,
+                                     seed_everything=seed_everything,
+                                     enable_determinism=enable_determinism, dist=dist)
     finally:
         corpus.close()
 
 
 def _train_locked(path: Path, record: dict, cfg: TrainConfig, corpus, *, progress: bool,
-                  seed_everything, enable_determinism) -> Run:
+                  seed_everything, enable_determinism, dist=None) -> Run:
     from gruvsynth.models import build_model
 
     _clean_temporaries(path)
@@ -1030,20 +1041,25 @@ def _train_locked(path: Path, record: dict, cfg: TrainConfig, corpus, *, progres
     enable_determinism()
     seed_everything(cfg.seed)
     start, ckpt = _latest_state(path)
-    if ckpt is not None:
-        model, start = _load_checkpoint(ckpt, record)
-        log.info("%s: resuming after epoch %d from %s", path, start, ckpt.name)
-    else:
-        model = build_model(cell=cell_from_spec(cfg.cell), hidden=cfg.hidden,
-                            features=record["features"], layers=cfg.layers,
-                            input_projection=cfg.input_projection,
-                            learning_rate=float(cfg.learning_rate), seed=int(cfg.seed))
+    scope = dist.scope() if dist is not None else contextlib.nullcontext()
+    with scope:  # a distribution strategy's variables are made inside its scope
+        if ckpt is not None:
+            model, start = _load_checkpoint(ckpt, record)
+            log.info("%s: resuming after epoch %d from %s", path, start, ckpt.name)
+        else:
+            model = build_model(cell=cell_from_spec(cfg.cell), hidden=cfg.hidden,
+                                features=record["features"], layers=cfg.layers,
+                                input_projection=cfg.input_projection,
+                                learning_rate=float(cfg.learning_rate), seed=int(cfg.seed))
     history = [r for r in _read_history(path) if r["epoch"] <= start]
     if [r["epoch"] for r in history] != list(range(1, start + 1)):
         raise RunError(f"{path / HISTORY_JSON}: the history does not cover epochs 1-{start} of "
                        f"the checkpoint {ckpt.name if ckpt else ''}; the run folder is damaged")
     _write_history(path, history)
-    _atomic_write_text(path / VERSIONS_NAME, _json_text(_versions_record(path, start)))
+    versions_record = _versions_record(path, start)
+    if dist is not None:  # the session's distribution mode (not part of the configuration)
+        versions_record["sessions"][-1]["distribute"] = dist.describe()
+    _atomic_write_text(path / VERSIONS_NAME, _json_text(versions_record))
     run = Run(path, record)
     if start >= epochs:
         if not (path / FINAL_NAME).exists() and ckpt is not None:
@@ -1055,7 +1071,7 @@ def _train_locked(path: Path, record: dict, cfg: TrainConfig, corpus, *, progres
     n_train, n_dev = record["train_clips"], record["dev_clips"]
     if n_dev == 0:
         log.warning("%s: the corpus has no dev clips, so there is no dev loss", corpus.path)
-    steps = _KerasSteps(model)
+    steps = dist.steps(model) if dist is not None else _KerasSteps(model)
     n_batches = math.ceil(n_train / cfg.batch_size)
     last_ckpt, last_ckpt_epoch = ckpt, (start if ckpt is not None else None)
     t_start = time.perf_counter()

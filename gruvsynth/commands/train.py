@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from gruvsynth.distribute import MODES, DistributeConfig
 from gruvsynth.errors import ParameterError
 from gruvsynth.training import TrainConfig
 
@@ -34,6 +35,21 @@ examples:
   gruvsynth train corpora/tiny --hidden 64 --epochs 20 --quiet
   gruvsynth train -o runs/gru --epochs 3000              # resume and train further
   gruvsynth train corpora/wesnoth --config experiments/configs/lstm.toml --seed 1
+
+several devices and machines (--distribute data-parallel; see docs/distributed.rst):
+  each global batch (--batch-size) is split between the devices and their gradients are
+  averaged, so the learning rate and the checkpoints keep their meaning; only process 0 (JAX)
+  or the chief (TensorFlow) writes the run folder; a run may resume with another setting.
+  1 machine, all its GPUs:
+    KERAS_BACKEND=jax gruvsynth train corpora/wesnoth -o runs/lstm --distribute data-parallel
+    gruvsynth train corpora/wesnoth -o runs/lstm --backend tensorflow --distribute data-parallel
+  M machines (JAX): on each machine i = 0..M-1, with the run folder on a shared file system
+    gruvsynth train corpora/wesnoth -o /shared/runs/lstm --backend jax \
+        --distribute data-parallel --coordinator HOST0:1234 --num-processes M --process-id i
+  M machines (TensorFlow): set TF_CONFIG on each machine (MultiWorkerMirroredStrategy), then
+    gruvsynth train corpora/wesnoth -o /shared/runs/lstm --backend tensorflow \
+        --distribute data-parallel
+  on a CPU, --devices N splits the processor into N devices (for testing)
 """
 
 _D = TrainConfig()
@@ -49,6 +65,8 @@ DEFAULT_CHECKPOINT_EVERY = _D.checkpoint_every
 DEFAULT_EVAL_EVERY = _D.eval_every
 DEFAULT_KEEP_CHECKPOINTS = _D.keep_checkpoints
 DEFAULT_RUN_DIR = "runs/<YYYYmmdd-HHMMSS>-<cell>-h<hidden>"
+#: Default distribution mode (one device).
+DEFAULT_DISTRIBUTE = "none"
 
 #: TOML keys (option names with underscores) -> TrainConfig fields.
 TOML_KEYS = {
@@ -120,6 +138,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--keep-checkpoints", type=int, metavar="N",
         help=f"keep the newest N checkpoints, 0 keeps all "
              f"(default: {DEFAULT_KEEP_CHECKPOINTS})")
+    d = parser.add_argument_group(
+        "several devices and machines",
+        "data-parallel training on Keras's own engines: keras.distribution.DataParallel "
+        "(jax) or tf.distribute MirroredStrategy / MultiWorkerMirroredStrategy (tensorflow)")
+    d.add_argument(
+        "--distribute", choices=MODES, default=DEFAULT_DISTRIBUTE,
+        help="none: one device; data-parallel: replicate the model on every device (and "
+             "process) and split each global batch between them "
+             f"(default: {DEFAULT_DISTRIBUTE})")
+    d.add_argument(
+        "--devices", type=int, metavar="N",
+        help="devices per process (default: all visible GPUs/TPUs, else the CPU); on a CPU "
+             "a larger N splits the processor into N logical devices")
+    d.add_argument(
+        "--coordinator", metavar="HOST:PORT",
+        help="jax, several processes: address of process 0 "
+             "(default: $KERAS_DISTRIBUTION_JOB_ADDRESSES); tensorflow reads $TF_CONFIG")
+    d.add_argument(
+        "--num-processes", type=int, metavar="M",
+        help="jax: number of processes/machines (default: $KERAS_DISTRIBUTION_NUM_PROCESSES "
+             "or 1)")
+    d.add_argument(
+        "--process-id", type=int, metavar="I",
+        help="jax: this process's index 0..M-1; process 0 writes the run folder "
+             "(default: $KERAS_DISTRIBUTION_PROCESS_ID)")
     c.add_argument(
         "--config", metavar="FILE.toml",
         help="read options from a TOML file (keys: option names with underscores); "
@@ -210,7 +253,14 @@ def run(args: argparse.Namespace) -> int:
         if "backend" not in fields and "backend" not in cli and os.environ.get("KERAS_BACKEND"):
             fields["backend"] = os.environ["KERAS_BACKEND"]  # else the run's own backend
     config = base.replace(**fields).replace(**cli)
-    train(corpus, out, config=config, progress=not quiet)
+    dist = None
+    if getattr(args, "distribute", DEFAULT_DISTRIBUTE) != "none" or any(
+            getattr(args, k, None) is not None
+            for k in ("devices", "coordinator", "num_processes", "process_id")):
+        dist = DistributeConfig(mode=getattr(args, "distribute", DEFAULT_DISTRIBUTE),
+                                devices=args.devices, coordinator=args.coordinator,
+                                num_processes=args.num_processes, process_id=args.process_id)
+    train(corpus, out, config=config, progress=not quiet, distribute=dist)
     return 0
 
 
