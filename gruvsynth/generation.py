@@ -761,8 +761,7 @@ class GenerationResult:
         from gruvsynth import audio as audio_io
 
         paths = output_paths(path, len(self.seeds))
-        if not paths[0]["wav"].parent.is_dir():
-            raise ParameterError(f"{paths[0]['wav'].parent}: output folder does not exist")
+        paths[0]["wav"].parent.mkdir(parents=True, exist_ok=True)
         written = []
         for i, p in enumerate(paths):
             clipped = int(audio_io.save(p["wav"], self.audio[i], sr=self.sr))

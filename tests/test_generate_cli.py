@@ -106,7 +106,8 @@ def test_bad_arguments(run, tmp_path, capsys):
         generate_cmd.main([str(run.path), "-o", str(tmp_path / "x.wav"), "--times", "0.5"])
     rc = generate_cmd.main([str(tmp_path / "no_run"), "-o", str(tmp_path / "x.wav")])
     assert rc == 1 and "no such run folder" in capsys.readouterr().err
-    rc = generate_cmd.main([str(run.path), "-o", str(tmp_path / "nodir" / "x.wav")])
-    assert rc == 1 and "does not exist" in capsys.readouterr().err
+    rc = generate_cmd.main([str(run.path), "-o", str(tmp_path / "new" / "x.wav"),
+                            "--iterations", "2", "--seed-blocks", "4", "--quiet"])
+    assert rc == 0 and (tmp_path / "new" / "x.wav").is_file()  # the folder is created
     rc = generate_cmd.main([str(run.path), "-o", str(tmp_path / "x.mp3")])
     assert rc == 1 and ".wav" in capsys.readouterr().err

@@ -70,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run folder made by `gruvsynth train`")
     parser.add_argument("-o", "--out", required=True, type=Path, metavar="OUT.wav",
                         help="the WAV file to write (required); OUT.seed.wav and OUT.json are "
-                        "written beside it")
+                        "written beside it; missing folders are created")
     s = parser.add_argument_group("seed")
     s.add_argument(
         "--seed-from", default=DEFAULT_SEED_FROM, metavar="dev|train|FILE",
@@ -124,10 +124,6 @@ def run(args: argparse.Namespace) -> int:
     quiet = getattr(args, "verbosity", 0) < 0
     out = args.out
     output_paths(out, args.n_seeds)  # refuse a bad output name before the work
-    if not Path(out).expanduser().parent.is_dir():
-        from gruvsynth.errors import ParameterError
-
-        raise ParameterError(f"{Path(out).parent}: output folder does not exist")
     seed_index = args.seed_index
     if seed_index is not None and len(seed_index) == 1 and args.n_seeds == 1:
         seed_index = seed_index[0]
