@@ -15,10 +15,12 @@ PIP := $(PY) -m pip
 BACKENDS ?= jax torch
 # torch: the CPU build this workplace keeps on disk; elsewhere PyPI serves the default build.
 TORCH_SPEC ?= torch==2.13.0
-SYSTEM_PACKAGES ?= ffmpeg wesnoth-1.16-music warzone2100-music
+# chromium: the HTML page's browser test; fonts-dejavu-core: readable text in its screenshot.
+SYSTEM_PACKAGES ?= ffmpeg wesnoth-1.16-music warzone2100-music chromium fonts-dejavu-core
 PYTEST_ARGS ?=
-PROFILE ?= quick
-OUT ?= results/$(PROFILE)
+# auto: paper if the Keras backend sees a GPU, else quick.  OUT defaults to results/<profile>.
+PROFILE ?= auto
+OUT ?=
 DATA ?= data
 
 .PHONY: help setup system venv test lint docs reproduce clean
@@ -53,7 +55,7 @@ docs: venv
 	@echo "docs: docs/_build/html/index.html"
 
 reproduce: setup
-	$(PY) experiments/reproduce.py --profile $(PROFILE) --out $(OUT) --data $(DATA)
+	$(PY) experiments/reproduce.py --profile $(PROFILE) $(if $(OUT),--out $(OUT)) --data $(DATA)
 
 clean:
 	rm -rf build dist *.egg-info docs/_build .pytest_cache .ruff_cache

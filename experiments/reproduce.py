@@ -1,86 +1,193 @@
-"""Run the reproduction of the paper for one profile (what ``make reproduce`` calls).
+"""Run the whole reproduction of the paper for one profile (what ``make reproduce`` calls).
 
 Usage::
 
-    python experiments/reproduce.py --profile quick --out results/quick --data data
+    python experiments/reproduce.py [--profile auto|smoke|quick|paper] [--out DIR] [--data DIR]
 
-Stages already finished are not redone when it is run again.  Today it prepares the two
-stand-in corpora of the profile (``experiments/configs/<profile>.toml``); the experiment
-scripts (Figures 1-3, generation length, depth), the claims table and the HTML page are
-not written yet, and it says so at the end.
+Stages, in order: prepare the two stand-in corpora, Figure 1 (GRU vs LSTM loss curves),
+Figure 2 (hidden size), Figure 3 (mean spectrograms; also the generated samples and their
+metrics), generation length, depth, then the claims table (``claims.md``, ``claims.json``)
+and the page (``index.html``), checked in headless Chromium when it is installed (with a
+screenshot, ``screenshot.png``).  Each stage is one of the scripts beside this one, run in
+this process; a finished stage is not redone when this is run again, and training runs resume
+where they stopped.  ``--profile auto`` (the default) takes ``paper`` when the Keras backend
+sees a GPU, else ``quick``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import platform
 import sys
 import time
 from pathlib import Path
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-HERE = Path(__file__).resolve().parent
-PROFILES = ("smoke", "quick", "paper")
-DEFAULT_PROFILE = "quick"
+from experiments import common  # noqa: E402
+
+DEFAULT_PROFILE = "auto"
+#: The experiment stages: (name, module under experiments/).
+STAGES = (
+    ("fig1_loss_curves", "fig1_loss_curves"),
+    ("fig2_hidden_size", "fig2_hidden_size"),
+    ("fig3_spectrograms", "fig3_spectrograms"),
+    ("generation_length", "generation_length"),
+    ("depth", "depth"),
+)
 
 
-def load_profile(profile: str) -> dict:
-    """Read ``experiments/configs/<profile>.toml``."""
-    path = HERE / "configs" / f"{profile}.toml"
-    with open(path, "rb") as fh:
-        return tomllib.load(fh)
+def training_plan(settings: dict) -> list[tuple[str, str, int, int, int]]:
+    """Every distinct training run the profile needs: (corpus, cell, hidden, layers, epochs)."""
+    f1, f2, d = settings["fig1"], settings["fig2"], settings["depth"]
+    runs = []
+    for corpus in settings["corpus"]["names"]:
+        runs += [(corpus, cell, f1["hidden"], 1, f1["epochs"]) for cell in f1["cells"]]
+    for corpus in f2["corpora"]:
+        runs += [(corpus, cell, h, 1, f2["epochs"]) for cell in f2["cells"] for h in f2["hidden"]]
+    for corpus in d["corpora"]:
+        runs += [(corpus, cell, d["hidden"], n, d["epochs"]) for cell in d["cells"]
+                 for n in d["layers"]]
+    return list(dict.fromkeys(runs))
 
 
-def prepare_corpora(settings: dict, data_dir: Path, *, progress: bool = True) -> list[Path]:
-    """Prepare each corpus of the profile into ``data_dir/<name>`` unless already there."""
-    from gruvsynth.corpus import open_corpus, prepare_corpus
+def _processor() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
 
-    c = settings["corpus"]
-    out = []
-    for name in c["names"]:
-        target = data_dir / name
-        if (target / "manifest.json").exists():
-            open_corpus(target).close()
-            print(f"[corpus] {name}: already prepared in {target}")
-        else:
-            print(f"[corpus] {name}: preparing {c['songs']} songs into {target}")
-            start = time.perf_counter()
-            prepare_corpus(
-                name, target,
-                songs=c["songs"], max_seconds=c["max_seconds"] or None,
-                representation=c["representation"], block=c["block"],
-                clip_blocks=c["clip_blocks"], dev_fraction=c["dev_fraction"],
-                progress=progress,
-            ).close()
-            print(f"[corpus] {name}: done in {time.perf_counter() - start:.0f} s")
-        out.append(target)
-    return out
+
+def host_info() -> dict:
+    """The machine and the Keras backend (name, version, devices)."""
+    info = {"platform": platform.platform(), "cpu_count": os.cpu_count(),
+            "processor": _processor(), "python": platform.python_version()}
+    try:
+        from gruvsynth.backend import select_backend, versions
+
+        select_backend(None)
+        v = versions()
+        info.update(backend=v["backend"], backend_version=v["backend_version"],
+                    keras=v["keras"], devices=v["devices"])
+    except Exception as exc:  # the record must never stop the run
+        info["backend_error"] = str(exc)
+    return info
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the reproduction stages for one profile."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", choices=PROFILES, default=DEFAULT_PROFILE,
-                        help=f"settings profile (default: {DEFAULT_PROFILE})")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="results folder (default: results/<profile>)")
-    parser.add_argument("--data", type=Path, default=Path("data"),
-                        help="where prepared corpora go, in <data>/<profile>/ (default: data)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    common.add_arguments(parser, auto=True)
+    parser.add_argument("--no-browser-check", action="store_true",
+                        help="do not open the page in headless Chromium")
+    parser.add_argument("--plan", action="store_true",
+                        help="print the profile, the plan and the estimate, then stop")
     args = parser.parse_args(argv)
-    out = args.out or Path("results") / args.profile
-    settings = load_profile(args.profile)
-    print(f"gruvsynth reproduction: profile {args.profile!r}, results in {out}")
-    prepare_corpora(settings, args.data / args.profile, progress=not args.quiet)
-    print(
-        "Not there yet: the experiment scripts (Figures 1-3, generation length, depth), the "
-        "claims table and the HTML page of the reproduction. The corpora above are ready for "
-        "`gruvsynth train`."
-    )
-    return 0
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    started = time.time()
+
+    if args.profile == "auto":
+        profile, reason = common.auto_profile()
+    else:
+        profile, reason = args.profile, "given with --profile"
+    try:
+        settings = common.load_profile(profile)
+    except common.ProfileError as exc:
+        print(f"reproduce: error: {exc}", file=sys.stderr)
+        return 2
+    paths = common.paths_for(args, profile)
+    plan = training_plan(settings)
+    config_file = common.config_path(profile)
+    common.say(f"gruvsynth reproduction: profile {profile!r} ({reason})")
+    common.say(f"  {settings['profile']['description']}; settings {config_file}")
+    common.say(f"  {len(plan)} training runs, {sum(r[4] for r in plan)} epochs in all; "
+               f"estimate: {settings['profile']['estimate']}")
+    common.say(f"  results in {paths.out}, corpora in {paths.data}, runs in {paths.runs}")
+    if args.plan:
+        for r in plan:
+            common.say(f"    run {common.run_name(*r)}")
+        return 0
+
+    from gruvsynth import report
+    from gruvsynth.errors import GruvError
+
+    paths.out.mkdir(parents=True, exist_ok=True)
+    record = {"profile": profile, "profile_reason": reason, "config": str(config_file),
+              "settings_toml": config_file.read_text(encoding="utf-8"),
+              "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+              "finished": None, "total_seconds": None, "stages": [], "host": host_info(),
+              "training_runs": [common.run_name(*r) for r in plan]}
+    progress = not args.quiet
+
+    def save():
+        report.write_json(paths.out / report.REPRODUCTION_JSON, record)
+
+    names = ["corpora", *(name for name, _ in STAGES)]
+    total = len(names) + 1
+    status = 0
+    for k, name in enumerate(names, 1):
+        common.say(f"\n=== [{k}/{total}] {name} ({time.time() - started:.0f} s so far) ===")
+        entry = {"name": name, "status": "running", "seconds": None}
+        record["stages"].append(entry)
+        save()
+        t0 = time.perf_counter()
+        try:
+            if name == "corpora":
+                common.prepare_corpora(settings, paths, progress=progress)
+                result = True
+            else:
+                module = __import__(f"experiments.{dict(STAGES)[name]}", fromlist=["run"])
+                result = module.run(settings, paths, progress=progress, force=args.force)
+        except (GruvError, common.ProfileError) as exc:
+            entry.update(status=f"failed: {exc}", seconds=time.perf_counter() - t0)
+            save()
+            print(f"reproduce: stage {name} failed: {exc}", file=sys.stderr)
+            status = 1
+            break
+        entry.update(status="done" if result is not None else "already done",
+                     seconds=time.perf_counter() - t0)
+        stamp = paths.out / common.STAGES_DIR / f"{name}.json"
+        if result is None and stamp.is_file():  # the time it took when it was done
+            entry["done_seconds"] = json.loads(stamp.read_text()).get("seconds")
+        save()
+
+    record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    record["total_seconds"] = time.time() - started
+    save()
+    common.say(f"\n=== [{total}/{total}] claims and page ===")
+    built = report.build_report(paths.out)
+    for c in built["claims"]:
+        common.say(f"  {c['id']}: {c['verdict']:15} {c['claim']}")
+    common.say(f"  {built['claims_md']}\n  {built['page']}")
+    if not args.no_browser_check:
+        if report.find_browser() is None:
+            common.say("  (no Chromium installed: the page was not checked in a browser)")
+        else:
+            try:
+                check = report.check_page(built["page"],
+                                          screenshot=paths.out / report.SCREENSHOT)
+            except GruvError as exc:
+                check = {"ok": False, "problems": [str(exc)], "screenshot": None}
+            record["page_check"] = {k: check.get(k) for k in ("ok", "problems", "screenshot")}
+            save()
+            if check["ok"]:
+                common.say(f"  page checked in Chromium: {len(check.get('images', []))} images "
+                           f"and {len(check.get('audio', []))} audio players load; screenshot "
+                           f"{check['screenshot']}")
+            else:
+                common.say("  page check found problems:\n    " + "\n    ".join(check["problems"]))
+                status = status or 1
+    common.say(f"done in {(time.time() - started) / 60:.1f} min (profile {profile})")
+    if status:
+        common.say(json.dumps([s for s in record["stages"] if s["status"].startswith("failed")]))
+    return status
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from gruvsynth import __version__
 from gruvsynth.errors import GruvError
 
 #: Subcommands in pipeline order: name -> module under ``gruvsynth.commands``.
-COMMANDS: tuple[str, ...] = ("inspect", "prepare", "train", "generate", "evaluate")
+COMMANDS: tuple[str, ...] = ("inspect", "prepare", "train", "generate", "evaluate", "report")
 
 log = logging.getLogger("gruvsynth")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from gruvsynth.cli import subcommand_main
@@ -90,3 +91,7 @@ def run(args: argparse.Namespace) -> int:
 def main(argv=None) -> int:
     """Run ``gruvsynth evaluate`` alone."""
     return subcommand_main("evaluate", argv)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

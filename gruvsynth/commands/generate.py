@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from gruvsynth.cli import subcommand_main
@@ -148,3 +149,7 @@ def run(args: argparse.Namespace) -> int:
 def main(argv=None) -> int:
     """Run ``gruvsynth generate`` alone."""
     return subcommand_main("generate", argv)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from gruvsynth import corpus as _corpus
@@ -168,3 +169,7 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run ``gruvsynth prepare`` alone."""
     return subcommand_main("prepare", argv)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

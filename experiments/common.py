@@ -1,0 +1,313 @@
+"""What the experiment scripts share: profiles, paths, run-folder names, stage stamps.
+
+Only plumbing lives here (reading ``experiments/configs/<profile>.toml``, the command-line
+options every script takes, where corpora and runs go, marking finished stages); the work
+itself is done by the library (:mod:`gruvsynth.corpus`, :mod:`gruvsynth.training`,
+:mod:`gruvsynth.generation`, :mod:`gruvsynth.evaluation`, :mod:`gruvsynth.plots`,
+:mod:`gruvsynth.report`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CONFIG_DIR = HERE / "configs"
+PROFILES = ("smoke", "quick", "paper")
+#: What a script uses without ``--profile``.
+DEFAULT_PROFILE = "quick"
+DEFAULT_DATA = Path("data")
+DEFAULT_RESULTS = Path("results")
+STAGES_DIR = ".stages"
+
+if str(ROOT) not in sys.path:  # so that `python experiments/x.py` can import gruvsynth from a clone
+    sys.path.insert(0, str(ROOT))
+
+
+class ProfileError(Exception):
+    """A profile's settings file is missing or incomplete."""
+
+
+def config_path(profile: str) -> Path:
+    """``experiments/configs/<profile>.toml``."""
+    return CONFIG_DIR / f"{profile}.toml"
+
+
+REQUIRED = {
+    "profile": ("description", "estimate"),
+    "corpus": ("names", "songs", "max_seconds", "representation", "block", "clip_blocks",
+               "dev_fraction"),
+    "train": ("batch_size", "learning_rate"),
+    "fig1": ("cells", "hidden", "epochs"),
+    "fig2": ("corpora", "cells", "hidden", "epochs"),
+    "samples": ("n_seeds", "seed_blocks", "times"),
+    "generation_length": ("cells", "seed_blocks", "times", "n_seeds"),
+    "depth": ("corpora", "cells", "layers", "hidden", "epochs"),
+}
+
+
+def load_profile(profile: str) -> dict:
+    """Read and check ``experiments/configs/<profile>.toml``.
+
+    Parameters
+    ----------
+    profile : {"smoke", "quick", "paper"}
+
+    Returns
+    -------
+    dict
+        The settings, with ``settings["profile"]["name"]`` set to ``profile``.
+
+    Raises
+    ------
+    ProfileError
+        Unknown profile, or a missing section or key.
+    """
+    path = config_path(profile)
+    if profile not in PROFILES or not path.is_file():
+        raise ProfileError(f"unknown profile {profile!r} (no {path}); choose one of "
+                           f"{', '.join(PROFILES)}")
+    with open(path, "rb") as fh:
+        settings = tomllib.load(fh)
+    for section, keys in REQUIRED.items():
+        if section not in settings:
+            raise ProfileError(f"{path}: missing section [{section}]")
+        missing = [k for k in keys if k not in settings[section]]
+        if missing:
+            raise ProfileError(f"{path}: [{section}] lacks {', '.join(missing)}")
+    settings["profile"]["name"] = profile
+    return settings
+
+
+def gpu_devices() -> tuple[str, list[str]]:
+    """The Keras backend that will be used and the accelerators it sees.
+
+    Fixes the backend (``KERAS_BACKEND``, else TensorFlow) as training would.
+
+    Returns
+    -------
+    backend : str
+    gpus : list of str
+        Device names that are not CPUs (from :func:`gruvsynth.backend.versions`).
+    """
+    from gruvsynth.backend import select_backend, versions
+
+    backend = select_backend(None)
+    devices = versions()["devices"]
+    return backend, [d for d in devices if "cpu" not in str(d).lower()]
+
+
+def auto_profile() -> tuple[str, str]:
+    """``"paper"`` when a GPU is visible to the Keras backend, else ``"quick"``, and why.
+
+    Returns
+    -------
+    profile : str
+    reason : str
+    """
+    try:
+        backend, gpus = gpu_devices()
+    except Exception as exc:  # no backend at all: say so, and take the CPU profile
+        return "quick", f"automatic: could not ask the Keras backend for devices ({exc})"
+    if gpus:
+        return "paper", f"automatic: the {backend} backend sees {', '.join(gpus)}"
+    return "quick", f"automatic: no GPU visible to the {backend} backend"
+
+
+@dataclass
+class Paths:
+    """Where one profile's corpora, runs and results go."""
+
+    out: Path
+    data: Path
+    runs: Path
+
+    def corpus(self, name: str) -> Path:
+        """The prepared corpus folder of ``name``."""
+        return self.data / name
+
+    def run(self, corpus: str, cell: str, hidden: int, layers: int, epochs: int) -> Path:
+        """The run folder of one training configuration (shared by every script that needs it:
+        the same corpus, cell, hidden size, depth and epochs is trained once)."""
+        return self.runs / run_name(corpus, cell, hidden, layers, epochs)
+
+
+def run_name(corpus: str, cell: str, hidden: int, layers: int, epochs: int) -> str:
+    """``<corpus>-<cell>-h<hidden>-l<layers>-e<epochs>``."""
+    return f"{corpus}-{cell}-h{int(hidden)}-l{int(layers)}-e{int(epochs)}"
+
+
+def add_arguments(parser: argparse.ArgumentParser, *, auto: bool = False) -> None:
+    """The options every experiment script takes."""
+    choices = (("auto",) if auto else ()) + PROFILES
+    default = "auto" if auto else DEFAULT_PROFILE
+    parser.add_argument("--profile", choices=choices, default=default,
+                        help=f"settings profile, experiments/configs/<profile>.toml "
+                        f"(default: {default}" + ("; auto = paper when the Keras backend sees "
+                                                  "a GPU, else quick)" if auto else ")"))
+    parser.add_argument("--out", type=Path, default=None,
+                        help="results folder (default: results/<profile>)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help=f"prepared corpora go to DATA/<profile>/<corpus> "
+                        f"(default: {DEFAULT_DATA})")
+    parser.add_argument("--runs", type=Path, default=None,
+                        help="training run folders (default: OUT/runs)")
+    parser.add_argument("--force", action="store_true",
+                        help="redo the stage even if it is marked finished (training runs "
+                        "still resume)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def paths_for(args: argparse.Namespace, profile: str) -> Paths:
+    """The :class:`Paths` of parsed options."""
+    out = args.out if args.out is not None else DEFAULT_RESULTS / profile
+    runs = args.runs if args.runs is not None else out / "runs"
+    return Paths(out=Path(out), data=Path(args.data) / profile, runs=Path(runs))
+
+
+def parse(description: str, argv: list[str] | None) -> tuple[dict, Paths, argparse.Namespace]:
+    """Parse a script's options and load its profile."""
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    settings = load_profile(args.profile)
+    return settings, paths_for(args, args.profile), args
+
+
+# --------------------------------------------------------------------------------------------
+# corpora and runs
+
+
+def prepare_corpora(settings: dict, paths: Paths, *, progress: bool = True) -> list[Path]:
+    """Prepare each corpus of the profile into ``DATA/<profile>/<name>`` unless already there."""
+    from gruvsynth.corpus import open_corpus, prepare_corpus
+
+    c = settings["corpus"]
+    out = []
+    for name in c["names"]:
+        target = paths.corpus(name)
+        if (target / "manifest.json").exists():
+            open_corpus(target).close()
+            say(f"[corpus] {name}: already prepared in {target}")
+        else:
+            say(f"[corpus] {name}: preparing {c['songs']} songs "
+                f"({c['max_seconds'] or 'whole'} s each) into {target}")
+            start = time.perf_counter()
+            prepare_corpus(
+                name, target,
+                songs=c["songs"], max_seconds=c["max_seconds"] or None,
+                representation=c["representation"], block=c["block"],
+                clip_blocks=c["clip_blocks"], dev_fraction=c["dev_fraction"],
+                progress=progress,
+            ).close()
+            say(f"[corpus] {name}: done in {time.perf_counter() - start:.0f} s")
+        out.append(target)
+    return out
+
+
+def trained_run(settings: dict, paths: Paths, corpus: str, cell: str, *, hidden: int,
+                epochs: int, layers: int = 1, progress: bool = True):
+    """The run of one configuration: opened if finished, else trained (or resumed).
+
+    Training settings other than those given come from the profile's ``[train]`` section.
+
+    Returns
+    -------
+    gruvsynth.training.Run
+    """
+    from gruvsynth.training import RESUMABLE_KEYS, TrainConfig, open_run, train
+
+    if not (paths.corpus(corpus) / "manifest.json").exists():
+        prepare_corpora(settings, paths, progress=progress)
+    folder = paths.run(corpus, cell, hidden, layers, epochs)
+    config = TrainConfig().replace(**settings["train"]).replace(
+        cell=cell, hidden=int(hidden), layers=int(layers), epochs=int(epochs))
+    if (folder / "config.json").exists():
+        run = open_run(folder)
+        wanted = config.to_dict()
+        same = all(run.config.get(k) == wanted[k] for k in wanted if k not in RESUMABLE_KEYS)
+        if run.finished and same:
+            return run
+        # otherwise train() resumes it, or refuses a folder trained with other settings
+    say(f"[train] {folder.name}: {epochs} epochs")
+    return train(paths.corpus(corpus), folder, config=config, progress=progress)
+
+
+def rel(path: Path, out: Path) -> str:
+    """``path`` relative to the results folder, with forward slashes (for links and JSON)."""
+    return Path(os.path.relpath(Path(path).resolve(), Path(out).resolve())).as_posix()
+
+
+def history_record(run, corpus: str, cell: str, out: Path) -> dict:
+    """A run's record for the figure JSON files (see :mod:`gruvsynth.report`)."""
+    cfg = run.config
+    return {"corpus": corpus, "cell": cell, "hidden": int(cfg["hidden"]),
+            "layers": int(cfg["layers"]), "epochs": int(cfg["epochs"]),
+            "run": rel(run.path, out),
+            "history": [{"epoch": r["epoch"], "loss": r["loss"], "dev_loss": r["dev_loss"],
+                         "seconds": r["seconds"]} for r in run.history]}
+
+
+# --------------------------------------------------------------------------------------------
+# stages
+
+
+def _digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class Stage:
+    """A finished-stage stamp: ``OUT/.stages/<name>.json`` holding a hash of the settings used.
+
+    A stage whose stamp matches its settings is skipped (unless ``--force``); a change of the
+    settings redoes it (training runs resume or are reused either way).
+    """
+
+    def __init__(self, paths: Paths, name: str, settings: dict):
+        self.name = name
+        self.path = paths.out / STAGES_DIR / f"{name}.json"
+        self.digest = _digest({"settings": settings, "data": str(paths.data.resolve()),
+                               "runs": str(paths.runs.resolve())})
+
+    def done(self) -> bool:
+        """Whether the stage finished with these settings."""
+        try:
+            return json.loads(self.path.read_text())["digest"] == self.digest
+        except (OSError, ValueError, KeyError):
+            return False
+
+    def mark(self, seconds: float) -> None:
+        """Record the stage as finished."""
+        from gruvsynth.report import write_json
+
+        write_json(self.path, {"stage": self.name, "digest": self.digest,
+                               "seconds": seconds, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+
+    def clear(self) -> None:
+        """Forget the stamp (the stage is redone next time)."""
+        self.path.unlink(missing_ok=True)
+
+
+def stage_settings(settings: dict, *sections: str) -> dict:
+    """The parts of a profile a stage depends on (for its stamp)."""
+    return {s: settings.get(s) for s in ("corpus", "train", *sections)}
+
+
+def say(message: str) -> None:
+    """Print a progress line at once (the scripts' own progress, beside tqdm's bars)."""
+    print(message, flush=True)

@@ -1,0 +1,94 @@
+"""Depth: training and dev loss curves with 1, 2 and 3 recurrent layers.
+
+Usage::
+
+    python experiments/depth.py --profile quick [--out results/quick]
+
+The paper: "adding more recurrent layers made our network much more difficult to train and the
+weights for both GRU and LSTM were often more likely to become stuck in a local minima early in
+the training process."  Trains (or reuses) one run per corpus, cell and depth of the profile's
+``[depth]`` settings and writes ``OUT/figures/depth.{png,svg}``, the curves in ``.csv`` and
+the runs in ``.json`` (claim C7).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from experiments import common  # noqa: E402
+from experiments.fig1_loss_curves import FIELDS, records_csv  # noqa: E402
+
+STAGE = "depth"
+LAYER_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown")
+
+
+def plot(records: list[dict], *, corpora: list[str], cells: list[str], title: str):
+    """One panel per corpus and cell; one colour per depth; train dashed, dev solid."""
+    from gruvsynth import plots
+
+    fig, axes = plots.new_figure(len(corpora), len(cells), width=6.0 * len(cells),
+                                 height=4.6 * len(corpora), squeeze=False)
+    for i, corpus in enumerate(corpora):
+        for j, cell in enumerate(cells):
+            ax = axes[i, j]
+            mine = sorted((r for r in records if r["corpus"] == corpus and r["cell"] == cell),
+                          key=lambda r: r["layers"])
+            for k, r in enumerate(mine):
+                plots.plot_loss_curves(r["history"], ax=ax, label=f"{r['layers']} layer"
+                                       + ("s" if r["layers"] > 1 else ""),
+                                       color=LAYER_COLORS[k % len(LAYER_COLORS)])
+            hidden = sorted({r["hidden"] for r in mine})
+            ax.set_title(f"{corpus}: {cell.upper()}, hidden {', '.join(map(str, hidden))}, "
+                         f"{', '.join(str(r['layers']) for r in mine)} layers")
+            ax.legend(fontsize="small")
+    fig.suptitle(title)
+    return fig
+
+
+def run(settings: dict, paths: common.Paths, *, progress: bool = True,
+        force: bool = False) -> dict | None:
+    """Train the runs and write the depth figure with its data; skipped when already done."""
+    from gruvsynth import plots, report
+
+    stage = common.Stage(paths, STAGE, common.stage_settings(settings, "depth"))
+    if stage.done() and not force:
+        common.say(f"[{STAGE}] already done (stamp {stage.path}); --force redoes it")
+        return None
+    t0 = time.perf_counter()
+    d = settings["depth"]
+    records = []
+    for corpus in d["corpora"]:
+        for cell in d["cells"]:
+            for layers in sorted(d["layers"]):
+                run_ = common.trained_run(settings, paths, corpus, cell, hidden=d["hidden"],
+                                          epochs=d["epochs"], layers=layers, progress=progress)
+                records.append(common.history_record(run_, corpus, cell, paths.out))
+    base = paths.out / report.FIGURES_DIR / report.DEPTH
+    profile = settings["profile"]["name"]
+    fig = plot(records, corpora=list(d["corpora"]), cells=list(d["cells"]),
+               title=f"Depth — {', '.join(map(str, sorted(d['layers'])))} recurrent layers, "
+                     f"hidden {d['hidden']}, {d['epochs']} epochs (profile {profile})")
+    plots.save_figure(fig, base)
+    report.write_csv(base.with_suffix(".csv"), records_csv(records), FIELDS)
+    report.write_json(base.with_suffix(".json"), {
+        "figure": report.DEPTH, "profile": profile, "layers": sorted(d["layers"]),
+        "hidden": d["hidden"], "epochs": d["epochs"], "runs": records})
+    stage.mark(time.perf_counter() - t0)
+    common.say(f"[{STAGE}] wrote {base}.png")
+    return {"records": records}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    settings, paths, args = common.parse(__doc__.split("\n\n")[0], argv)
+    run(settings, paths, progress=not args.quiet, force=args.force)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Figure 1: training and dev loss per epoch of the GRU and the LSTM, on both corpora.
+
+Usage::
+
+    python experiments/fig1_loss_curves.py --profile quick [--out results/quick]
+
+Trains (or resumes, or reuses) one run per corpus and cell with the profile's ``[fig1]``
+settings, then writes ``OUT/figures/fig1_loss_curves.{png,svg}`` and the curves beside them
+(``.csv``: one row per run and epoch; ``.json``: the runs with their histories, read by
+``gruvsynth report`` for claims C1 and C2).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from experiments import common  # noqa: E402
+
+STAGE = "fig1_loss_curves"
+FIELDS = ("corpus", "cell", "hidden", "layers", "epoch", "loss", "dev_loss", "seconds", "run")
+STAND_IN = {"wesnoth": "for David Bowie", "warzone2100": "for Madeon"}
+
+
+def records_csv(records: list[dict]) -> list[dict]:
+    """One row per run and epoch, for the CSV beside a loss figure."""
+    return [{**{k: r[k] for k in ("corpus", "cell", "hidden", "layers", "run")}, **h}
+            for r in records for h in r["history"]]
+
+
+def plot(records: list[dict], *, corpora: list[str], title: str):
+    """Figure 1: one panel per corpus, each cell's train (dashed) and dev (solid) loss."""
+    from gruvsynth import plots
+
+    fig, axes = plots.new_figure(1, len(corpora), width=6.0 * len(corpora), height=4.6,
+                                 squeeze=False)
+    for ax, corpus in zip(axes[0], corpora, strict=True):
+        mine = [r for r in records if r["corpus"] == corpus]
+        for r in mine:
+            plots.plot_loss_curves(r["history"], ax=ax, label=r["cell"].upper(),
+                                   color=plots.CELL_COLORS.get(r["cell"]))
+        hidden = sorted({r["hidden"] for r in mine})
+        ax.set_title(f"{corpus} ({STAND_IN.get(corpus, 'corpus')}): "
+                     f"{' vs '.join(r['cell'].upper() for r in mine)}, hidden "
+                     f"{', '.join(map(str, hidden))}")
+        ax.legend(fontsize="small")
+    fig.suptitle(title)
+    return fig
+
+
+def run(settings: dict, paths: common.Paths, *, progress: bool = True,
+        force: bool = False) -> dict | None:
+    """Train the runs and write Figure 1 with its data; skipped when already done."""
+    from gruvsynth import plots, report
+
+    stage = common.Stage(paths, STAGE, common.stage_settings(settings, "fig1"))
+    if stage.done() and not force:
+        common.say(f"[{STAGE}] already done (stamp {stage.path}); --force redoes it")
+        return None
+    t0 = time.perf_counter()
+    s = settings["fig1"]
+    corpora = list(settings["corpus"]["names"])
+    records = []
+    for corpus in corpora:
+        for cell in s["cells"]:
+            run_ = common.trained_run(settings, paths, corpus, cell, hidden=s["hidden"],
+                                      epochs=s["epochs"], progress=progress)
+            records.append(common.history_record(run_, corpus, cell, paths.out))
+    base = paths.out / report.FIGURES_DIR / report.FIG1
+    profile = settings["profile"]["name"]
+    fig = plot(records, corpora=corpora,
+               title=f"Figure 1 — GRU vs LSTM loss per epoch, hidden {s['hidden']}, "
+                     f"{s['epochs']} epochs (profile {profile})")
+    plots.save_figure(fig, base)
+    report.write_csv(base.with_suffix(".csv"), records_csv(records), FIELDS)
+    report.write_json(base.with_suffix(".json"), {
+        "figure": report.FIG1, "profile": profile, "hidden": s["hidden"],
+        "epochs": s["epochs"], "cells": s["cells"], "corpora": corpora, "runs": records})
+    stage.mark(time.perf_counter() - t0)
+    common.say(f"[{STAGE}] wrote {base}.png")
+    return {"records": records}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    settings, paths, args = common.parse(__doc__.split("\n\n")[0], argv)
+    run(settings, paths, progress=not args.quiet, force=args.force)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Figure 2: dev loss against hidden size, for both cells.
+
+Usage::
+
+    python experiments/fig2_hidden_size.py --profile quick [--out results/quick]
+
+Trains (or reuses) one run per corpus, cell and hidden size of the profile's ``[fig2]``
+settings (a run with Figure 1's settings is shared), then writes
+``OUT/figures/fig2_hidden_size.{png,svg}``, the final and best dev loss of every run in
+``.csv``, and the runs with their histories in ``.json`` (claim C3).  The final dev loss is
+the mean over the last 10% of epochs (:func:`gruvsynth.report.final_value`).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from experiments import common  # noqa: E402
+
+STAGE = "fig2_hidden_size"
+FIELDS = ("corpus", "cell", "hidden", "epochs", "final_dev_loss", "best_dev_loss",
+          "best_dev_epoch", "final_loss", "run")
+
+
+def summary_rows(records: list[dict]) -> list[dict]:
+    """Per run: final (smoothed) and best dev loss, final training loss."""
+    from gruvsynth.report import final_value
+
+    rows = []
+    for r in records:
+        dev = [(h["dev_loss"], h["epoch"]) for h in r["history"]
+               if h["dev_loss"] is not None and h["dev_loss"] == h["dev_loss"]]
+        best = min(dev) if dev else (None, None)
+        rows.append({"corpus": r["corpus"], "cell": r["cell"], "hidden": r["hidden"],
+                     "epochs": r["epochs"], "final_dev_loss": final_value(r["history"], "dev_loss"),
+                     "best_dev_loss": best[0], "best_dev_epoch": best[1],
+                     "final_loss": final_value(r["history"], "loss"), "run": r["run"]})
+    return rows
+
+
+def plot(rows: list[dict], *, corpora: list[str], cells: list[str], title: str):
+    """One panel per corpus: final (solid) and best (dotted) dev loss against hidden size."""
+    from gruvsynth import plots
+
+    fig, axes = plots.new_figure(1, len(corpora), width=6.0 * len(corpora), height=4.6,
+                                 squeeze=False)
+    for ax, corpus in zip(axes[0], corpora, strict=True):
+        for cell in cells:
+            mine = [r for r in rows if r["corpus"] == corpus and r["cell"] == cell]
+            if not mine:
+                continue
+            color = plots.CELL_COLORS.get(cell)
+            hidden = [r["hidden"] for r in mine]
+            plots.plot_hidden_sizes(hidden, [r["final_dev_loss"] for r in mine], ax=ax,
+                                    color=color, label=f"{cell.upper()} final dev loss")
+            plots.plot_hidden_sizes(hidden, [r["best_dev_loss"] for r in mine], ax=ax,
+                                    color=color, linestyle=":", marker="x",
+                                    label=f"{cell.upper()} lowest dev loss")
+        epochs = sorted({r["epochs"] for r in rows if r["corpus"] == corpus})
+        ax.set_title(f"{corpus}: {' vs '.join(c.upper() for c in cells)}, "
+                     f"{', '.join(map(str, epochs))} epochs")
+        ax.legend(fontsize="small")
+    fig.suptitle(title)
+    return fig
+
+
+def run(settings: dict, paths: common.Paths, *, progress: bool = True,
+        force: bool = False) -> dict | None:
+    """Train the runs and write Figure 2 with its data; skipped when already done."""
+    from gruvsynth import plots, report
+
+    stage = common.Stage(paths, STAGE, common.stage_settings(settings, "fig2"))
+    if stage.done() and not force:
+        common.say(f"[{STAGE}] already done (stamp {stage.path}); --force redoes it")
+        return None
+    t0 = time.perf_counter()
+    s = settings["fig2"]
+    records = []
+    for corpus in s["corpora"]:
+        for cell in s["cells"]:
+            for hidden in sorted(s["hidden"]):
+                run_ = common.trained_run(settings, paths, corpus, cell, hidden=hidden,
+                                          epochs=s["epochs"], progress=progress)
+                records.append(common.history_record(run_, corpus, cell, paths.out))
+    rows = summary_rows(records)
+    base = paths.out / report.FIGURES_DIR / report.FIG2
+    profile = settings["profile"]["name"]
+    fig = plot(rows, corpora=list(s["corpora"]), cells=list(s["cells"]),
+               title=f"Figure 2 — dev loss against hidden size "
+                     f"({min(s['hidden'])}–{max(s['hidden'])}), profile {profile}")
+    plots.save_figure(fig, base)
+    report.write_csv(base.with_suffix(".csv"), rows, FIELDS)
+    report.write_json(base.with_suffix(".json"), {
+        "figure": report.FIG2, "profile": profile, "hidden": sorted(s["hidden"]),
+        "epochs": s["epochs"], "summary": rows, "runs": records})
+    stage.mark(time.perf_counter() - t0)
+    common.say(f"[{STAGE}] wrote {base}.png")
+    return {"rows": rows}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    settings, paths, args = common.parse(__doc__.split("\n\n")[0], argv)
+    run(settings, paths, progress=not args.quiet, force=args.force)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

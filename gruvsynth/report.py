@@ -1,0 +1,1398 @@
+"""The reproduction's results: the claims table with computed verdicts, and the HTML page.
+
+A results folder (``results/<profile>/``, written by the scripts in ``experiments/``) holds::
+
+    figures/fig1_loss_curves.{png,svg,csv,json}      Figure 1: GRU vs LSTM loss curves
+    figures/fig2_hidden_size.{png,svg,csv,json}      Figure 2: dev loss against hidden size
+    figures/fig3_spectrograms_<corpus>.{png,svg,csv} Figure 3: mean dev spectrograms and spectra
+    figures/fig3_spectrograms.json                   Figure 3's summary (energy outside the band)
+    figures/generated_audio.{png,svg,csv}            audio metrics of the generated samples
+    figures/generation_length.{png,svg,csv,json}     loops and metrics against generation length
+    figures/depth.{png,svg,csv,json}                 1, 2, 3 recurrent layers
+    samples/samples.json, samples/*.wav              seeds and generated samples, with metrics
+    reproduction.json                                profile, settings, timings, hardware
+    runs/ ...                                        the training runs (gruvsynth.training)
+
+From the JSON files :func:`collect` gathers what the paper's seven claims need,
+:func:`compute_claims` turns each into a row with its measured figures and a verdict
+(``reproduced``, ``not reproduced`` or ``inconclusive``) computed by a written rule (the rule's
+text is built from the same constants the code uses), and :func:`build_report` writes
+``claims.md``, ``claims.json`` and the self-contained page ``index.html`` (relative links only:
+figures, audio players, data files; no network, no script).  :func:`check_page` opens the page
+in headless Chromium and checks that every image and every audio element loaded.
+
+The JSON formats (all keys required unless marked optional):
+
+``fig1_loss_curves.json``, ``depth.json``, ``fig2_hidden_size.json``
+    ``{"runs": [{"corpus", "cell", "hidden", "layers", "epochs", "run",
+    "history": [{"epoch", "loss", "dev_loss"}, ...]}, ...], ...}``
+``fig3_spectrograms.json``
+    ``{"band_hz": [lo, hi], "corpora": {corpus: {"truth": {"outside_band"},
+    "cells": {cell: {"outside_band", "dev_loss", ...}}, "figure"}}}``
+``samples/samples.json``
+    ``{"dev_audio": {corpus: {"spectral_flatness", "outside_band", ...}},
+    "samples": [{"corpus", "cell", "hidden", "wav", "seed_wav", "metrics": {...}, "seed"}],
+    "means": {corpus: {cell: {"spectral_flatness", "log_spectral_distance_db", ...}}}}``
+``generation_length.json``
+    ``{"rows": [{"corpus", "cell", "seed_blocks", "sample", "times", "looped", ...}], ...}``
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as _dt
+import html
+import io
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from gruvsynth.errors import GruvError
+
+__all__ = [
+    "REPRODUCED",
+    "NOT_REPRODUCED",
+    "INCONCLUSIVE",
+    "VERDICTS",
+    "CLAIM_IDS",
+    "BrowserError",
+    "write_json",
+    "write_text",
+    "write_csv",
+    "read_json",
+    "final_value",
+    "overfit_epoch",
+    "tally",
+    "verdict_c1",
+    "verdict_c2",
+    "verdict_c3",
+    "verdict_c4",
+    "verdict_c5",
+    "verdict_c6",
+    "verdict_c7",
+    "white_noise_flatness",
+    "collect",
+    "compute_claims",
+    "claims_markdown",
+    "render_page",
+    "build_report",
+    "find_browser",
+    "check_page",
+]
+
+REPRODUCED = "reproduced"
+NOT_REPRODUCED = "not reproduced"
+INCONCLUSIVE = "inconclusive"
+VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
+CLAIM_IDS = ("C1", "C2", "C3", "C4", "C5", "C6", "C7")
+
+# Layout of a results folder.
+FIGURES_DIR = "figures"
+SAMPLES_DIR = "samples"
+RUNS_DIR = "runs"
+FIG1 = "fig1_loss_curves"
+FIG2 = "fig2_hidden_size"
+FIG3 = "fig3_spectrograms"
+GENERATED_AUDIO = "generated_audio"
+GENERATION_LENGTH = "generation_length"
+DEPTH = "depth"
+SAMPLES_JSON = "samples.json"
+REPRODUCTION_JSON = "reproduction.json"
+CLAIMS_MD = "claims.md"
+CLAIMS_JSON = "claims.json"
+PAGE = "index.html"
+SCREENSHOT = "screenshot.png"
+
+#: The stand-ins: the varied, recorded corpus (for David Bowie) and the electronic one (Madeon).
+VARIED_CORPUS = "wesnoth"
+ELECTRONIC_CORPUS = "warzone2100"
+#: The two cells the paper compares.
+LSTM, GRU = "lstm", "gru"
+
+# Constants of the verdict rules (the rule texts below are built from them).
+#: Final losses are the mean over the last this share of the evaluated epochs (at least one).
+SMOOTH_FRACTION = 0.1
+#: C1: "slightly" lower: LSTM's loss at most this share below GRU's.
+SLIGHT_MAX = 0.5
+#: C2: a run overfits when its final dev loss is above its lowest by more than this share.
+OVERFIT_RISE = 0.02
+#: C5: outside-band shares closer than this (absolute) are a tie.
+BAND_MARGIN = 0.01
+#: C6: the length up to which the paper's generations stayed loop-free (× the seed).
+LOOP_FREE_TIMES = 3.0
+#: C6: share of looped samples that counts as "rare" / "common".
+LOOP_RARE = 0.25
+LOOP_COMMON = 0.5
+#: C6: the cell whose generations the paper describes (its GRU produced noise).
+LOOP_CELLS = (LSTM,)
+#: C7: relative difference in final training loss that counts as harder / easier to train.
+DEPTH_MARGIN = 0.02
+
+TALLY_RULE = ("Verdict: reproduced when every check passes; not reproduced when at least half of "
+              "the checks fail; inconclusive otherwise (a check without data, or undecided, "
+              "counts as neither).")
+
+
+class BrowserError(GruvError):
+    """No headless Chromium to check the page with, or it failed to run."""
+
+
+# --------------------------------------------------------------------------------------------
+# Small file helpers (atomic writes)
+# --------------------------------------------------------------------------------------------
+
+
+def write_text(path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    text : str
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A unique name opened with "x" (not mkstemp, whose files are private): the result gets
+    # the usual permissions (umask).
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "x", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _clean(value):
+    """JSON-ready: numpy types to Python, NaN/inf to None, paths to str."""
+    if isinstance(value, Mapping):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_clean(v) for v in value.tolist()]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
+def write_json(path, data) -> Path:
+    """Write ``data`` as indented JSON, atomically; NaN and infinities become ``null``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    data : dict or list
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    return write_text(path, json.dumps(_clean(data), indent=2, allow_nan=False) + "\n")
+
+
+def write_csv(path, rows: Iterable[Mapping], fields: Sequence[str]) -> Path:
+    """Write rows (dicts) as CSV with a header, atomically; ``None``/NaN become empty cells.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    rows : iterable of mapping
+    fields : sequence of str
+        Column names, in order (keys of each row; missing keys give empty cells).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(fields)
+    for row in rows:
+        out = []
+        for key in fields:
+            v = _clean(row.get(key))
+            out.append("" if v is None else (repr(v) if isinstance(v, float) else v))
+        writer.writerow(out)
+    return write_text(path, buf.getvalue())
+
+
+def read_json(path):
+    """Read a JSON file; ``None`` if it does not exist.
+
+    Raises
+    ------
+    GruvError
+        The file exists but is not valid JSON.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise GruvError(f"{path}: unreadable results file ({exc})") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Measures used by the rules
+# --------------------------------------------------------------------------------------------
+
+
+def _finite(values) -> np.ndarray:
+    a = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+    return a[np.isfinite(a)]
+
+
+def final_value(history: Sequence[Mapping], key: str = "loss", *,
+                fraction: float = SMOOTH_FRACTION) -> float | None:
+    """A run's final loss, smoothed: the mean over the last ``fraction`` of the evaluated epochs.
+
+    Parameters
+    ----------
+    history : sequence of dict
+        Per epoch: ``epoch``, ``loss``, ``dev_loss`` (``None``/NaN where not evaluated).
+    key : {"loss", "dev_loss"}
+    fraction : float
+        Share of the evaluated epochs averaged (at least one epoch).
+
+    Returns
+    -------
+    float or None
+        ``None`` without any finite value.
+    """
+    v = _finite(r.get(key) for r in history)
+    if v.size == 0:
+        return None
+    k = max(1, math.ceil(fraction * v.size))
+    return float(v[-k:].mean())
+
+
+def overfit_epoch(history: Sequence[Mapping], *, rise: float = OVERFIT_RISE,
+                  fraction: float = SMOOTH_FRACTION) -> int | None:
+    """The epoch after which a run overfits: that of its lowest dev loss, if the dev loss rose.
+
+    Parameters
+    ----------
+    history : sequence of dict
+    rise : float
+        The smoothed final dev loss must exceed the lowest by more than this share.
+    fraction : float
+        As for :func:`final_value`.
+
+    Returns
+    -------
+    int or None
+        The epoch of the lowest dev loss, or ``None`` when the dev loss did not rise (no
+        overfitting within the run) or there is no dev loss.
+    """
+    rows = [(r["epoch"], r.get("dev_loss")) for r in history]
+    rows = [(e, float(d)) for e, d in rows if d is not None and math.isfinite(float(d))]
+    if not rows:
+        return None
+    best_epoch, best = min(rows, key=lambda t: t[1])
+    final = final_value(history, "dev_loss", fraction=fraction)
+    if final is None or not final > best * (1.0 + rise):
+        return None
+    return int(best_epoch)
+
+
+def tally(checks: Sequence[Mapping]) -> str:
+    """The verdict from a claim's checks (see :data:`TALLY_RULE`).
+
+    Parameters
+    ----------
+    checks : sequence of dict
+        Each with ``passed``: ``True``, ``False`` or ``None`` (no data / undecided).
+
+    Returns
+    -------
+    str
+        :data:`REPRODUCED`, :data:`NOT_REPRODUCED` or :data:`INCONCLUSIVE`.
+    """
+    results = [c.get("passed") for c in checks]
+    if not results:
+        return INCONCLUSIVE
+    if all(r is True for r in results):
+        return REPRODUCED
+    if 2 * sum(r is False for r in results) >= len(results):
+        return NOT_REPRODUCED
+    return INCONCLUSIVE
+
+
+def _claim(cid: str, checks: list[dict], rule: str, measured: dict) -> dict:
+    return {"id": cid, "claim": CLAIMS[cid]["claim"], "paper": CLAIMS[cid]["paper"],
+            "rule": f"{rule} {TALLY_RULE}", "verdict": tally(checks), "checks": checks,
+            "measured": _clean(measured), "figures": list(CLAIMS[cid]["figures"])}
+
+
+def _fmt(x, spec: str = ".4g") -> str:
+    if x is None:
+        return "n/a"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, (int, np.integer)):
+        return str(int(x))
+    if isinstance(x, (float, np.floating)):
+        return format(float(x), spec) if math.isfinite(x) else "n/a"
+    return str(x)
+
+
+CLAIMS = {
+    "C1": {
+        "claim": "The LSTM has slightly lower training and dev loss than the GRU (per corpus).",
+        "paper": "The LSTM network consistently exhibited slightly lower training and validation "
+                 "loss than the GRU.",
+        "figures": [f"{FIGURES_DIR}/{FIG1}.png"],
+    },
+    "C2": {
+        "claim": "The varied, recorded corpus (wesnoth, for David Bowie) has a higher dev loss and "
+                 "overfits sooner than the electronic one (warzone2100, for Madeon).",
+        "paper": "the David Bowie dataset exhibits a considerably higher dev loss compared to the "
+                 "Madeon dataset and appears to overfit far sooner as well.",
+        "figures": [f"{FIGURES_DIR}/{FIG1}.png"],
+    },
+    "C3": {
+        "claim": "A larger hidden size gives a lower dev loss; the largest (2048 in the paper) is "
+                 "best.",
+        "paper": "for both the GRU and LSTM, the dev set error is smaller for a larger number of "
+                 "hidden dimensions ... 2048 ... seemed to produce the best results",
+        "figures": [f"{FIGURES_DIR}/{FIG2}.png"],
+    },
+    "C4": {
+        "claim": "GRU generations are noise-like and LSTM generations are not.",
+        "paper": "The generated outputs of the GRU were unsatisfactory and primarily consisted of "
+                 "white noise. ... the generated output of the LSTM network was musically "
+                 "plausible.",
+        "figures": [f"{FIGURES_DIR}/{GENERATED_AUDIO}.png"],
+    },
+    "C5": {
+        "claim": "GRU predictions put more energy outside the 4–7 kHz band than LSTM predictions.",
+        "paper": "the GRU network appears to have far greater activations outside of the band "
+                 "range of 4000 - 7000",
+        "figures": [f"{FIGURES_DIR}/{FIG3}_{VARIED_CORPUS}.png",
+                    f"{FIGURES_DIR}/{FIG3}_{ELECTRONIC_CORPUS}.png"],
+    },
+    "C6": {
+        "claim": "Generations up to about 3× the seed length stay loop-free; longer ones fall into "
+                 "loops.",
+        "paper": "generating a sequence that is roughly three times larger than the initial seed "
+                 "sequence tends to produce coherent music that does not result in generation "
+                 "loops ... longer sequences eventually result in these self-perpetuating "
+                 "generation loops",
+        "figures": [f"{FIGURES_DIR}/{GENERATION_LENGTH}.png"],
+    },
+    "C7": {
+        "claim": "More recurrent layers make the network harder to train.",
+        "paper": "adding more recurrent layers made our network much more difficult to train and "
+                 "the weights ... were often more likely to become stuck in a local minima early",
+        "figures": [f"{FIGURES_DIR}/{DEPTH}.png"],
+    },
+}
+
+
+# --------------------------------------------------------------------------------------------
+# The seven rules
+# --------------------------------------------------------------------------------------------
+
+
+def verdict_c1(histories: Mapping[str, Mapping[str, Sequence[Mapping]]], *,
+               slight: float = SLIGHT_MAX) -> dict:
+    """C1: the LSTM has slightly lower training and dev loss than the GRU, per corpus.
+
+    Parameters
+    ----------
+    histories : mapping
+        ``{corpus: {"lstm": history, "gru": history}}``, each history a list of
+        ``{"epoch", "loss", "dev_loss"}`` (Figure 1's runs).
+    slight : float
+        Largest relative gap ``(GRU - LSTM) / GRU`` that is still "slightly".
+
+    Returns
+    -------
+    dict
+        The claim row: ``id``, ``claim``, ``paper``, ``rule``, ``verdict``, ``checks``,
+        ``measured``, ``figures``.
+    """
+    rule = (f"For each corpus and for the training and the dev loss (each the mean of the last "
+            f"{SMOOTH_FRACTION:.0%} of epochs), a check passes when the LSTM's loss is below the "
+            f"GRU's by at most {slight:.0%} of the GRU's (\"slightly\"), and fails when it is not "
+            f"below; a gap larger than {slight:.0%} is undecided.")
+    checks, measured = [], {}
+    for corpus in sorted(histories):
+        cells = histories[corpus]
+        for key, name in (("loss", "training"), ("dev_loss", "dev")):
+            lstm = final_value(cells.get(LSTM, []), key)
+            gru = final_value(cells.get(GRU, []), key)
+            measured[f"{corpus} {name} loss LSTM"] = lstm
+            measured[f"{corpus} {name} loss GRU"] = gru
+            if lstm is None or gru is None:
+                passed, gap = None, None
+            else:
+                gap = (gru - lstm) / gru if gru else None
+                if not lstm < gru:
+                    passed = False
+                elif gap is not None and gap > slight:
+                    passed = None
+                else:
+                    passed = True
+            checks.append({"check": f"{corpus}: {name} loss LSTM {_fmt(lstm)} < GRU {_fmt(gru)}"
+                                    f" (gap {_fmt(gap, '.1%')})", "passed": passed})
+    if not checks:
+        checks.append({"check": "Figure 1 runs", "passed": None})
+    return _claim("C1", checks, rule, measured)
+
+
+def verdict_c2(histories: Mapping[str, Mapping[str, Sequence[Mapping]]], *,
+               varied: str = VARIED_CORPUS, electronic: str = ELECTRONIC_CORPUS) -> dict:
+    """C2: the varied corpus has the higher dev loss and overfits sooner, for each cell.
+
+    Parameters
+    ----------
+    histories : mapping
+        ``{corpus: {cell: history}}`` (Figure 1's runs).
+    varied, electronic : str
+        The corpus names standing in for David Bowie and Madeon.
+
+    Returns
+    -------
+    dict
+        The claim row (see :func:`verdict_c1`).
+    """
+    rule = (f"For each cell: check 1 passes when {varied}'s final dev loss (mean of the last "
+            f"{SMOOTH_FRACTION:.0%} of epochs) is above {electronic}'s, and fails otherwise; "
+            f"check 2 passes when {varied} starts to overfit at an earlier epoch (the epoch of "
+            f"its lowest dev loss, counted only if the final dev loss ends more than "
+            f"{OVERFIT_RISE:.0%} above that lowest value) than {electronic}, fails when "
+            f"{electronic} overfits first or only {electronic} overfits, and is undecided when "
+            f"neither overfits.")
+    checks, measured = [], {}
+    cells = sorted(set(histories.get(varied, {})) | set(histories.get(electronic, {})))
+    for cell in cells:
+        hv = histories.get(varied, {}).get(cell, [])
+        he = histories.get(electronic, {}).get(cell, [])
+        dv, de = final_value(hv, "dev_loss"), final_value(he, "dev_loss")
+        ov, oe = overfit_epoch(hv), overfit_epoch(he)
+        measured[f"{cell} final dev loss {varied}"] = dv
+        measured[f"{cell} final dev loss {electronic}"] = de
+        measured[f"{cell} overfit epoch {varied}"] = ov
+        measured[f"{cell} overfit epoch {electronic}"] = oe
+        higher = None if dv is None or de is None else dv > de
+        checks.append({"check": f"{cell}: dev loss {varied} {_fmt(dv)} > {electronic} "
+                                f"{_fmt(de)}", "passed": higher})
+        if not hv or not he:
+            sooner = None
+        elif ov is None and oe is None:
+            sooner = None
+        elif ov is None:
+            sooner = False
+        elif oe is None:
+            sooner = True
+        else:
+            sooner = ov < oe
+        checks.append({"check": f"{cell}: overfits from epoch {varied} {_fmt(ov)} before "
+                                f"{electronic} {_fmt(oe)} (n/a: no overfitting)",
+                       "passed": sooner})
+    if not checks:
+        checks.append({"check": "Figure 1 runs", "passed": None})
+    return _claim("C2", checks, rule, measured)
+
+
+def _spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
+    import scipy.stats
+
+    if len(x) < 3 or len(set(x)) < 2 or len(set(y)) < 2:
+        return None
+    rho = scipy.stats.spearmanr(x, y).statistic
+    return float(rho) if math.isfinite(rho) else None
+
+
+def verdict_c3(series: Mapping[str, Mapping[int, float]], *, min_sizes: int = 3) -> dict:
+    """C3: a larger hidden size gives a lower dev loss, and the largest size is best.
+
+    Parameters
+    ----------
+    series : mapping
+        ``{"<corpus> <cell>": {hidden: final dev loss}}`` (Figure 2's runs).
+    min_sizes : int
+        Fewest hidden sizes a series needs to be judged.
+
+    Returns
+    -------
+    dict
+        The claim row (see :func:`verdict_c1`).
+    """
+    rule = (f"For each corpus and cell with at least {min_sizes} hidden sizes (final dev loss: "
+            f"mean of the last {SMOOTH_FRACTION:.0%} of epochs): check 1 passes when the Spearman "
+            f"rank correlation between hidden size and dev loss is negative and fails when it is "
+            f"zero or positive; check 2 passes when the largest hidden size has the lowest dev "
+            f"loss, and fails otherwise.")
+    checks, measured = [], {}
+    for name in sorted(series):
+        points = {int(h): v for h, v in series[name].items() if v is not None
+                  and math.isfinite(float(v))}
+        sizes = sorted(points)
+        losses = [float(points[h]) for h in sizes]
+        measured[f"{name} dev loss by hidden size"] = {str(h): points[h] for h in sizes}
+        if len(sizes) < min_sizes:
+            checks.append({"check": f"{name}: only {len(sizes)} hidden size(s)", "passed": None})
+            continue
+        rho = _spearman(sizes, losses)
+        measured[f"{name} spearman"] = rho
+        checks.append({"check": f"{name}: rank correlation of size and dev loss {_fmt(rho, '.2f')}"
+                                " < 0", "passed": None if rho is None else rho < 0})
+        best = sizes[int(np.argmin(losses))]
+        checks.append({"check": f"{name}: lowest dev loss at the largest size {sizes[-1]} "
+                                f"(lowest at {best})", "passed": best == sizes[-1]})
+    if not checks:
+        checks.append({"check": "Figure 2 runs", "passed": None})
+    return _claim("C3", checks, rule, measured)
+
+
+_NOISE_FLATNESS: float | None = None
+
+
+def white_noise_flatness() -> float:
+    """Spectral flatness of white noise, as :func:`gruvsynth.evaluation.spectral_flatness`
+    measures it (one second of seeded Gaussian noise at 44.1 kHz; about 0.97).
+
+    Returns
+    -------
+    float
+    """
+    global _NOISE_FLATNESS
+    if _NOISE_FLATNESS is None:
+        from gruvsynth.evaluation import spectral_flatness
+
+        noise = np.random.default_rng(0).standard_normal(44100)
+        _NOISE_FLATNESS = float(spectral_flatness(noise))
+    return _NOISE_FLATNESS
+
+
+def verdict_c4(metrics: Mapping[str, Mapping[str, Mapping[str, float]]], *,
+               noise_flatness: float | None = None) -> dict:
+    """C4: the GRU's generations are noise-like, the LSTM's are not.
+
+    Parameters
+    ----------
+    metrics : mapping
+        ``{corpus: {"dev": {...}, "lstm": {...}, "gru": {...}}}``, each a dict of audio metrics
+        with ``spectral_flatness`` and ``log_spectral_distance_db`` (``dev``: the real dev
+        audio's, only ``spectral_flatness`` is used); generated metrics are the means over
+        the samples, measured on the blocks after the seed.
+    noise_flatness : float, optional
+        White noise's flatness (default :func:`white_noise_flatness`).
+
+    Returns
+    -------
+    dict
+        The claim row (see :func:`verdict_c1`).
+    """
+    noise = white_noise_flatness() if noise_flatness is None else float(noise_flatness)
+    rule = ("Audio counts as noise-like when its spectral flatness is above the midpoint between "
+            f"the corpus's real dev audio and white noise (flatness {noise:.3f}). For each "
+            "corpus: check 1 passes when the GRU's generations are noise-like; check 2 passes "
+            "when the LSTM's are not; check 3 passes when the GRU's generations are further "
+            "from the dev set's mean spectrum (log-spectral distance, dB) than the LSTM's. "
+            "Each fails otherwise.")
+    checks, measured = [], {"white noise flatness": noise}
+    for corpus in sorted(metrics):
+        m = metrics[corpus]
+        dev = (m.get("dev") or {}).get("spectral_flatness")
+        gru = (m.get(GRU) or {}).get("spectral_flatness")
+        lstm = (m.get(LSTM) or {}).get("spectral_flatness")
+        lsd_gru = (m.get(GRU) or {}).get("log_spectral_distance_db")
+        lsd_lstm = (m.get(LSTM) or {}).get("log_spectral_distance_db")
+        threshold = None if dev is None else (float(dev) + noise) / 2
+        measured[f"{corpus} flatness dev audio"] = dev
+        measured[f"{corpus} flatness LSTM"] = lstm
+        measured[f"{corpus} flatness GRU"] = gru
+        measured[f"{corpus} noise-like threshold"] = threshold
+        measured[f"{corpus} spectral distance LSTM (dB)"] = lsd_lstm
+        measured[f"{corpus} spectral distance GRU (dB)"] = lsd_gru
+        checks.append({"check": f"{corpus}: GRU flatness {_fmt(gru, '.3f')} > "
+                                f"{_fmt(threshold, '.3f')} (noise-like)",
+                       "passed": None if gru is None or threshold is None else gru > threshold})
+        checks.append({"check": f"{corpus}: LSTM flatness {_fmt(lstm, '.3f')} <= "
+                                f"{_fmt(threshold, '.3f')} (not noise-like)",
+                       "passed": None if lstm is None or threshold is None
+                       else lstm <= threshold})
+        checks.append({"check": f"{corpus}: spectral distance GRU {_fmt(lsd_gru, '.1f')} dB > "
+                                f"LSTM {_fmt(lsd_lstm, '.1f')} dB",
+                       "passed": None if lsd_gru is None or lsd_lstm is None
+                       else lsd_gru > lsd_lstm})
+    if not metrics:
+        checks.append({"check": "generated samples", "passed": None})
+    return _claim("C4", checks, rule, measured)
+
+
+def verdict_c5(shares: Mapping[str, Mapping[str, float]], *, margin: float = BAND_MARGIN,
+               band: Sequence[float] = (4000.0, 7000.0)) -> dict:
+    """C5: the GRU's predictions put more energy outside the 4–7 kHz band than the LSTM's.
+
+    Parameters
+    ----------
+    shares : mapping
+        ``{corpus: {"truth": share, "lstm": share, "gru": share}}``: the share of the energy of
+        the mean predicted (or true) dev spectrum that lies outside the band (Figure 3's data).
+    margin : float
+        Differences of at most this (absolute share) are ties.
+    band : (float, float)
+        The band in Hz (for the rule text).
+
+    Returns
+    -------
+    dict
+        The claim row (see :func:`verdict_c1`).
+    """
+    lo, hi = (b / 1000 for b in band)
+    rule = (f"For each corpus, from the mean spectrum of the predictions for every dev block "
+            f"(Figure 3): the check passes when the GRU's share of energy outside {lo:g}–{hi:g} "
+            f"kHz exceeds the LSTM's by more than {margin:g}, fails when it is lower by more than "
+            f"{margin:g}, and is undecided in between.")
+    checks, measured = [], {}
+    for corpus in sorted(shares):
+        s = shares[corpus]
+        gru, lstm, truth = s.get(GRU), s.get(LSTM), s.get("truth")
+        measured[f"{corpus} outside-band share truth"] = truth
+        measured[f"{corpus} outside-band share LSTM"] = lstm
+        measured[f"{corpus} outside-band share GRU"] = gru
+        if gru is None or lstm is None:
+            passed = None
+        elif gru - lstm > margin:
+            passed = True
+        elif lstm - gru > margin:
+            passed = False
+        else:
+            passed = None
+        checks.append({"check": f"{corpus}: outside-band share GRU {_fmt(gru, '.3f')} > LSTM "
+                                f"{_fmt(lstm, '.3f')} + {margin:g}", "passed": passed})
+    if not shares:
+        checks.append({"check": "Figure 3 data", "passed": None})
+    return _claim("C5", checks, rule, measured)
+
+
+def verdict_c6(rows: Sequence[Mapping], *, cells: Sequence[str] = LOOP_CELLS,
+               loop_free_times: float = LOOP_FREE_TIMES, rare: float = LOOP_RARE,
+               common: float = LOOP_COMMON) -> dict:
+    """C6: generations up to about 3× the seed are loop-free; longer ones loop.
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        One per generated sample and length: ``corpus``, ``cell``, ``seed_blocks``,
+        ``sample``, ``times`` (length as a multiple of the seed) and ``looped`` (bool: the
+        sequence cut at that length ends in a loop, :func:`gruvsynth.evaluation.detect_loop`).
+    cells : sequence of str
+        The cells judged (default the LSTM, whose generations the paper describes).
+    loop_free_times : float
+        The length the paper found loop-free (3).
+    rare, common : float
+        Shares of looped samples that count as rare and common.
+
+    Returns
+    -------
+    dict
+        The claim row (see :func:`verdict_c1`).
+    """
+    rule = (f"For each corpus, over the {', '.join(c.upper() for c in cells)} samples of every "
+            f"seed size: check 1 (short) takes the longest tested length up to "
+            f"{loop_free_times:g}× the seed and passes when at most {rare:.0%} of the samples "
+            f"cut there end in a loop, fails when at least {common:.0%} do; check 2 (long) takes "
+            f"the longest tested length and passes when it is above {loop_free_times:g}× and at "
+            f"least {common:.0%} of the samples loop, fails when at most {rare:.0%} do; "
+            f"undecided in between.")
+    checks, measured = [], {}
+    use = [r for r in rows if r.get("cell") in cells and r.get("looped") is not None]
+    for corpus in sorted({r["corpus"] for r in use}):
+        mine = [r for r in use if r["corpus"] == corpus]
+        lengths = sorted({float(r["times"]) for r in mine})
+        short = [t for t in lengths if t <= loop_free_times + 1e-9]
+        for label, t, want_loops in (("short", short[-1] if short else None, False),
+                                     ("long", lengths[-1] if lengths else None, True)):
+            if t is None or (want_loops and t <= loop_free_times + 1e-9):
+                checks.append({"check": f"{corpus}: no tested length for the {label} check",
+                               "passed": None})
+                continue
+            at = [bool(r["looped"]) for r in mine if abs(float(r["times"]) - t) < 1e-9]
+            share = float(np.mean(at)) if at else None
+            measured[f"{corpus} looped share at {t:g}x"] = share
+            if share is None:
+                passed = None
+            elif want_loops:
+                passed = True if share >= common else (False if share <= rare else None)
+            else:
+                passed = True if share <= rare else (False if share >= common else None)
+            checks.append({"check": f"{corpus}: {_fmt(share, '.0%')} of {len(at)} samples loop "
+                                    f"at {t:g}× the seed ({label})", "passed": passed})
+    if not checks:
+        checks.append({"check": "generation-length data", "passed": None})
+    return _claim("C6", checks, rule, measured)
+
+
+def verdict_c7(histories: Mapping[str, Mapping[int, Sequence[Mapping]]], *,
+               margin: float = DEPTH_MARGIN) -> dict:
+    """C7: more recurrent layers are harder to train (higher final training loss).
+
+    Parameters
+    ----------
+    histories : mapping
+        ``{"<corpus> <cell>": {layers: history}}`` (the depth experiment's runs).
+    margin : float
+        Relative difference of the final training loss that counts.
+
+    Returns
+    -------
+    dict
+        The claim row (see :func:`verdict_c1`).
+    """
+    rule = (f"For each corpus and cell, comparing the deepest network tried with one layer after "
+            f"the same number of epochs (final training loss: mean of the last "
+            f"{SMOOTH_FRACTION:.0%} of epochs): the check passes when the deeper network's loss "
+            f"is higher by more than {margin:.0%}, fails when it is lower by more than "
+            f"{margin:.0%}, and is undecided in between.")
+    checks, measured = [], {}
+    for name in sorted(histories):
+        by_layers = {int(k): v for k, v in histories[name].items()}
+        finals = {k: final_value(h, "loss") for k, h in sorted(by_layers.items())}
+        measured[f"{name} final training loss by layers"] = {str(k): v for k, v in finals.items()}
+        deepest = max(by_layers) if by_layers else None
+        one, deep = finals.get(1), finals.get(deepest) if deepest else None
+        if deepest is None or deepest == 1 or one is None or deep is None:
+            checks.append({"check": f"{name}: needs 1 layer and more", "passed": None})
+            continue
+        ratio = deep / one if one else None
+        if ratio is None:
+            passed = None
+        elif ratio > 1 + margin:
+            passed = True
+        elif ratio < 1 - margin:
+            passed = False
+        else:
+            passed = None
+        checks.append({"check": f"{name}: training loss {deepest} layers {_fmt(deep)} vs 1 layer "
+                                f"{_fmt(one)} (ratio {_fmt(ratio, '.3f')})", "passed": passed})
+    if not checks:
+        checks.append({"check": "depth runs", "passed": None})
+    return _claim("C7", checks, rule, measured)
+
+
+# --------------------------------------------------------------------------------------------
+# Gathering a results folder
+# --------------------------------------------------------------------------------------------
+
+
+def _runs(data) -> list[dict]:
+    return list((data or {}).get("runs") or [])
+
+
+def collect(out_dir) -> dict:
+    """Read a results folder's JSON files into the inputs of the seven rules.
+
+    Parameters
+    ----------
+    out_dir : str or os.PathLike
+        The results folder.
+
+    Returns
+    -------
+    dict
+        ``c1``/``c2`` (``{corpus: {cell: history}}``), ``c3`` (``{"<corpus> <cell>": {hidden:
+        final dev loss}}``), ``c4`` (``{corpus: {"dev"|cell: metrics}}``), ``c5`` (``{corpus:
+        {"truth"|cell: share}}``), ``c6`` (rows), ``c7`` (``{"<corpus> <cell>": {layers:
+        history}}``), ``band`` and the raw files (``fig1``, ``fig2``, ``fig3``, ``samples``,
+        ``generation_length``, ``depth``, ``reproduction``; ``None`` where missing).
+    """
+    out = Path(out_dir)
+    fig = out / FIGURES_DIR
+    raw = {
+        "fig1": read_json(fig / f"{FIG1}.json"),
+        "fig2": read_json(fig / f"{FIG2}.json"),
+        "fig3": read_json(fig / f"{FIG3}.json"),
+        "samples": read_json(out / SAMPLES_DIR / SAMPLES_JSON),
+        "generation_length": read_json(fig / f"{GENERATION_LENGTH}.json"),
+        "depth": read_json(fig / f"{DEPTH}.json"),
+        "reproduction": read_json(out / REPRODUCTION_JSON),
+    }
+    c1: dict = {}
+    for r in _runs(raw["fig1"]):
+        c1.setdefault(r["corpus"], {})[r["cell"]] = r.get("history") or []
+    c3: dict = {}
+    for r in _runs(raw["fig2"]):
+        c3.setdefault(f"{r['corpus']} {r['cell']}", {})[int(r["hidden"])] = final_value(
+            r.get("history") or [], "dev_loss")
+    c4: dict = {}
+    samples = raw["samples"] or {}
+    for corpus, dev in (samples.get("dev_audio") or {}).items():
+        c4.setdefault(corpus, {})["dev"] = dev
+    for corpus, cells in (samples.get("means") or {}).items():
+        for cell, m in cells.items():
+            c4.setdefault(corpus, {})[cell] = m
+    c5: dict = {}
+    band = (4000.0, 7000.0)
+    if raw["fig3"]:
+        band = tuple(raw["fig3"].get("band_hz") or band)
+        for corpus, entry in (raw["fig3"].get("corpora") or {}).items():
+            row = {"truth": (entry.get("truth") or {}).get("outside_band")}
+            for cell, m in (entry.get("cells") or {}).items():
+                row[cell] = m.get("outside_band")
+            c5[corpus] = row
+    c6 = list((raw["generation_length"] or {}).get("rows") or [])
+    c7: dict = {}
+    for r in _runs(raw["depth"]):
+        c7.setdefault(f"{r['corpus']} {r['cell']}", {})[int(r["layers"])] = r.get("history") or []
+    return {"c1": c1, "c2": c1, "c3": c3, "c4": c4, "c5": c5, "c6": c6, "c7": c7, "band": band,
+            **raw}
+
+
+def compute_claims(data: Mapping) -> list[dict]:
+    """The seven claim rows from :func:`collect`'s result.
+
+    Parameters
+    ----------
+    data : mapping
+        From :func:`collect`.
+
+    Returns
+    -------
+    claims : list of dict
+        In the order C1 … C7 (see :func:`verdict_c1` for the keys).
+    """
+    return [
+        verdict_c1(data.get("c1") or {}),
+        verdict_c2(data.get("c2") or {}),
+        verdict_c3(data.get("c3") or {}),
+        verdict_c4(data.get("c4") or {}),
+        verdict_c5(data.get("c5") or {}, band=data.get("band") or (4000.0, 7000.0)),
+        verdict_c6(data.get("c6") or []),
+        verdict_c7(data.get("c7") or {}),
+    ]
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def claims_markdown(claims: Sequence[Mapping], *, title: str = "Claims of the paper") -> str:
+    """The claims table as Markdown: one row per claim, then each claim's checks and rule.
+
+    Parameters
+    ----------
+    claims : sequence of dict
+        From :func:`compute_claims`.
+    title : str
+
+    Returns
+    -------
+    str
+    """
+    lines = [f"# {title}", "",
+             "Verdicts are computed from the measured data by the rule beside each claim "
+             "(`gruvsynth report` recomputes them).", "",
+             "| claim | verdict | measured (checks) | rule |", "|---|---|---|---|"]
+    for c in claims:
+        checks = "; ".join(f"{'✔' if k['passed'] is True else '✘' if k['passed'] is False else '?'}"
+                           f" {k['check']}" for k in c["checks"])
+        lines.append(f"| **{c['id']}** {_md_cell(c['claim'])} | **{c['verdict']}** | "
+                     f"{_md_cell(checks)} | {_md_cell(c['rule'])} |")
+    lines += ["", "✔ passed, ✘ failed, ? undecided or no data.", ""]
+    for c in claims:
+        lines += [f"## {c['id']}: {c['verdict']}", "", f"*Claim:* {c['claim']}", "",
+                  f"*Paper:* \"{c['paper']}\"", "", f"*Rule:* {c['rule']}", "",
+                  "*Figures:* " + ", ".join(f"[{f}]({f})" for f in c["figures"]), "",
+                  "| measured | value |", "|---|---|"]
+        for key, value in c["measured"].items():
+            text = json.dumps(value) if isinstance(value, (dict, list)) else _fmt(value)
+            lines.append(f"| {_md_cell(key)} | {_md_cell(text)} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# The page
+# --------------------------------------------------------------------------------------------
+
+_CSS = """
+body { font-family: sans-serif; max-width: 1200px; margin: 1em auto; padding: 0 1em;
+       color: #222; line-height: 1.4; }
+h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; }
+table { border-collapse: collapse; margin: .5em 0 1.5em; font-size: .92em; }
+th, td { border: 1px solid #ccc; padding: .3em .5em; vertical-align: top; text-align: left; }
+th { background: #f3f3f3; }
+.verdict { font-weight: bold; white-space: nowrap; }
+.reproduced { background: #d9f2d9; } .not-reproduced { background: #f8d7d7; }
+.inconclusive { background: #fff3cd; }
+.rule { font-size: .85em; color: #444; max-width: 28em; }
+.checks { margin: 0; padding-left: 1.1em; font-size: .88em; }
+figure { margin: 1em 0 2em; } figure img { max-width: 100%; border: 1px solid #ddd; }
+figcaption { font-size: .9em; color: #444; }
+audio { width: 16em; } .metrics td { font-size: .85em; } .small { font-size: .85em; color: #555; }
+pre { background: #f7f7f7; padding: .6em; overflow-x: auto; font-size: .85em; }
+"""
+
+
+def _e(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _rel_link(out: Path, name: str, label: str | None = None) -> str:
+    """A link to a file of the results folder, or the label alone when the file is missing."""
+    label = label or name
+    if (out / name).exists():
+        return f'<a href="{_e(name)}">{_e(label)}</a>'
+    return _e(label)
+
+
+def _figure_entries(out: Path) -> list[tuple[str, str]]:
+    """(stem, caption) of every figure present, in the page's order."""
+    entries = [
+        (FIG1, "Figure 1 — training (dashed) and dev (solid) loss per epoch, GRU vs LSTM, on "
+               "both corpora."),
+        (FIG2, "Figure 2 — dev loss against hidden size, both cells."),
+    ]
+    for png in sorted((out / FIGURES_DIR).glob(f"{FIG3}_*.png")):
+        corpus = png.stem[len(FIG3) + 1:]
+        entries.append((png.stem, f"Figure 3 — mean spectrogram over the dev clips of "
+                                  f"{corpus}: ground truth vs LSTM vs GRU predictions, and "
+                                  f"their mean spectra with the 4–7 kHz band shaded."))
+    entries += [
+        (GENERATED_AUDIO, "Audio metrics of the generated samples (blocks after the seed) "
+                          "against the real dev audio and white noise."),
+        (GENERATION_LENGTH, "Generation loops and spectral flatness against generation length "
+                            "(multiple of the seed) for several seed sizes."),
+        (DEPTH, "1, 2 and 3 recurrent layers: training (dashed) and dev (solid) loss."),
+    ]
+    return [(stem, cap) for stem, cap in entries if (out / FIGURES_DIR / f"{stem}.png").exists()]
+
+
+_SAMPLE_METRICS = (
+    ("spectral_flatness", "spectral flatness", ".3f"),
+    ("outside_band", "energy outside 4–7 kHz", ".3f"),
+    ("log_spectral_distance_db", "distance to dev spectrum (dB)", ".1f"),
+    ("rms", "RMS", ".4f"),
+    ("clipped_share", "clipped share", ".4f"),
+    ("loop_free_times", "loop-free length (× seed)", ".2f"),
+    ("novelty_median_distance", "distance to nearest training block", ".3f"),
+    ("near_copy_share", "near-copy share", ".2f"),
+)
+
+
+def _flat_metrics(m: Mapping) -> dict:
+    flat = dict(m)
+    loop = m.get("loop") or {}
+    nov = m.get("novelty") or {}
+    flat.setdefault("loop_free_times", loop.get("loop_free_times"))
+    flat.setdefault("novelty_median_distance", nov.get("median_distance"))
+    flat.setdefault("near_copy_share", nov.get("near_copy_share"))
+    return flat
+
+
+def _metrics_table(m: Mapping) -> str:
+    flat = _flat_metrics(m)
+    rows = "".join(f"<tr><td>{_e(label)}</td><td>{_e(_fmt(flat.get(key), spec))}</td></tr>"
+                   for key, label, spec in _SAMPLE_METRICS if key in flat)
+    return f'<table class="metrics">{rows}</table>'
+
+
+def _audio(out: Path, name: str | None) -> str:
+    if not name:
+        return '<span class="small">missing</span>'
+    missing = "" if (out / name).exists() else ' <span class="small">(file missing)</span>'
+    return (f'<audio controls preload="metadata" src="{_e(name)}"></audio>'
+            f'<br><a class="small" href="{_e(name)}">{_e(Path(name).name)}</a>{missing}')
+
+
+def _samples_section(out: Path, samples: Mapping | None) -> str:
+    if not samples or not samples.get("samples"):
+        return "<p>No generated samples yet (run <code>fig3_spectrograms.py</code>).</p>"
+    rows = []
+    dev = samples.get("dev_audio") or {}
+    for s in samples["samples"]:
+        seed = s.get("seed") or {}
+        where = (f"{_e(seed.get('source', ''))} song {_e(seed.get('song', ''))}, from block "
+                 f"{_e(seed.get('start_block', ''))}, {_e(seed.get('blocks', ''))} blocks")
+        rows.append(
+            f"<tr><td>{_e(s['corpus'])}</td><td>{_e(str(s['cell']).upper())}<br>"
+            f"<span class=small>hidden {_e(s.get('hidden'))}</span></td>"
+            f"<td>{_audio(out, s.get('seed_wav'))}<br><span class=small>{where}</span></td>"
+            f"<td>{_audio(out, s.get('wav'))}</td><td>{_metrics_table(s.get('metrics') or {})}"
+            f"</td></tr>")
+    dev_rows = "".join(
+        f"<tr><td>{_e(c)}</td><td>{_metrics_table(m)}</td></tr>" for c, m in sorted(dev.items()))
+    settings = samples.get("settings") or {}
+    note = ""
+    if settings:
+        note = (f"<p class=small>Seeds: {_e(settings.get('seed_blocks'))} blocks from random dev "
+                f"windows; generated to {_e(settings.get('times'))}× the seed "
+                f"({_e(settings.get('method', ''))} generation). Metrics of the generated audio "
+                f"are measured on the blocks after the seed; the generated file holds the "
+                f"first pass's predictions of the seed followed by the new blocks.</p>")
+    return (note + "<table><tr><th>corpus</th><th>cell</th><th>seed</th><th>generated</th>"
+            "<th>metrics of the generated audio</th></tr>" + "".join(rows) + "</table>"
+            + ("<h3>Real dev audio (reference)</h3><table><tr><th>corpus</th><th>metrics</th>"
+               "</tr>" + dev_rows + "</table>" if dev_rows else ""))
+
+
+def _claims_section(out: Path, claims: Sequence[Mapping]) -> str:
+    rows = []
+    for c in claims:
+        cls = c["verdict"].replace(" ", "-")
+        checks = "".join(
+            f"<li>{'✔' if k['passed'] is True else '✘' if k['passed'] is False else '?'} "
+            f"{_e(k['check'])}</li>" for k in c["checks"])
+        figs = ", ".join(_rel_link(out, f, Path(f).stem) for f in c["figures"])
+        rows.append(
+            f'<tr id="{_e(c["id"])}"><td><b>{_e(c["id"])}</b></td><td>{_e(c["claim"])}'
+            f'<br><span class=small>Paper: “{_e(c["paper"])}”</span></td>'
+            f'<td class="verdict {cls}">{_e(c["verdict"])}</td>'
+            f'<td><ul class=checks>{checks}</ul><span class=small>{figs}</span></td>'
+            f'<td class=rule>{_e(c["rule"].replace(TALLY_RULE, "").strip())}</td></tr>')
+    return (f"<p>Each verdict is computed from the data by the rule beside it. {_e(TALLY_RULE)}"
+            "</p><table><tr><th></th><th>claim</th><th>verdict</th><th>measured (✔ passed, ✘ "
+            "failed, ? undecided)</th><th>rule (checks)</th></tr>" + "".join(rows) + "</table>")
+
+
+def _about_section(out: Path, repro: Mapping | None) -> str:
+    if not repro:
+        return ("<p>No <code>reproduction.json</code>: the scripts were run one by one, not "
+                "through <code>experiments/reproduce.py</code>.</p>")
+    host = repro.get("host") or {}
+    stages = repro.get("stages") or []
+    stage_rows = "".join(
+        f"<tr><td>{_e(s.get('name'))}</td><td>{_e(s.get('status'))}</td>"
+        f"<td>{_e(_fmt(s.get('seconds'), '.0f'))} s</td>"
+        f"<td>{_e(_fmt(s.get('done_seconds'), '.0f'))}</td></tr>" for s in stages)
+    total = repro.get("total_seconds")
+    parts = [
+        "<table>",
+        f"<tr><th>profile</th><td>{_e(repro.get('profile'))} "
+        f"<span class=small>({_e(repro.get('profile_reason', ''))})</span></td></tr>",
+        f"<tr><th>started / finished</th><td>{_e(repro.get('started'))} / "
+        f"{_e(repro.get('finished'))}</td></tr>",
+        f"<tr><th>total time</th><td>{_e(_fmt(total, '.0f'))} s "
+        f"({_e(_fmt(None if total is None else total / 60, '.1f'))} min)</td></tr>",
+        f"<tr><th>machine</th><td>{_e(host.get('platform'))}; {_e(host.get('cpu_count'))} CPU "
+        f"cores; {_e(host.get('processor', ''))}</td></tr>",
+        f"<tr><th>Keras backend</th><td>{_e(host.get('backend'))} "
+        f"{_e(host.get('backend_version', ''))}; devices: "
+        f"{_e(', '.join(host.get('devices') or []))}</td></tr>",
+        "</table>",
+    ]
+    if stage_rows:
+        parts.append("<table><tr><th>stage</th><th>status</th><th>time (this run)</th>"
+                     "<th>time when it was done (s)</th></tr>"
+                     + stage_rows + "</table>")
+    settings = repro.get("settings_toml")
+    if settings:
+        parts.append(f"<details><summary>Profile settings ({_e(repro.get('config', ''))})"
+                     f"</summary><pre>{_e(settings)}</pre></details>")
+    return "".join(parts)
+
+
+def _data_links(out: Path) -> str:
+    names = [CLAIMS_MD, CLAIMS_JSON, REPRODUCTION_JSON, f"{SAMPLES_DIR}/{SAMPLES_JSON}"]
+    fig = out / FIGURES_DIR
+    if fig.is_dir():
+        names += sorted(f"{FIGURES_DIR}/{p.name}" for p in fig.iterdir()
+                        if p.suffix in (".csv", ".json", ".svg", ".npz") and
+                        not p.name.startswith("."))
+    items = "".join(f"<li>{_rel_link(out, n)}</li>" for n in names if (out / n).exists())
+    return f"<ul>{items}</ul>"
+
+
+def render_page(out_dir, claims: Sequence[Mapping], data: Mapping) -> str:
+    """The self-contained HTML page of a results folder.
+
+    Relative links only (figures as ``figures/*.png``, audio as ``samples/*.wav``), no script,
+    no network.
+
+    Parameters
+    ----------
+    out_dir : str or os.PathLike
+        The results folder (links are checked against it; missing files are shown as such).
+    claims : sequence of dict
+        From :func:`compute_claims`.
+    data : mapping
+        From :func:`collect`.
+
+    Returns
+    -------
+    str
+        The HTML text.
+    """
+    out = Path(out_dir)
+    repro = data.get("reproduction") or {}
+    profile = repro.get("profile") or out.name
+    figures = []
+    for stem, caption in _figure_entries(out):
+        base = f"{FIGURES_DIR}/{stem}"
+        extras = " · ".join(_rel_link(out, f"{base}.{ext}", ext.upper())
+                            for ext in ("svg", "csv", "json") if (out / f"{base}.{ext}").exists())
+        figures.append(f'<figure id="{_e(stem)}"><img src="{_e(base)}.png" alt="{_e(caption)}">'
+                       f"<figcaption>{_e(caption)} <span class=small>[{extras}]</span>"
+                       f"</figcaption></figure>")
+    counts = {v: sum(c["verdict"] == v for c in claims) for v in VERDICTS}
+    summary = ", ".join(f"{n} {v}" for v, n in counts.items())
+    now = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>gruvsynth reproduction of GRUV — profile {_e(profile)}</title>
+<style>{_CSS}</style></head>
+<body>
+<h1>Reproducing GRUV (Nayebi &amp; Vitelli, 2015) — profile <code>{_e(profile)}</code></h1>
+<p>LSTM vs GRU networks that generate music from raw audio (FFT blocks of 0.25 s), on two
+stand-in corpora: <b>wesnoth</b> (orchestral, recorded; for the paper's David Bowie set) and
+<b>warzone2100</b> (electronic; for Madeon). Claims: {_e(summary)}.
+<span class=small>Page written {_e(now)} by <code>gruvsynth report</code>.</span></p>
+<p><a href="#claims">Claims</a> · <a href="#figures">Figures</a> · <a href="#samples">Audio
+samples</a> · <a href="#about">Run</a> · <a href="#data">Data files</a></p>
+<h2 id="claims">Claims</h2>
+{_claims_section(out, claims)}
+<h2 id="figures">Figures</h2>
+{"".join(figures) or "<p>No figures yet.</p>"}
+<h2 id="samples">Audio samples</h2>
+{_samples_section(out, data.get("samples"))}
+<h2 id="about">The run</h2>
+{_about_section(out, repro)}
+<h2 id="data">Data files</h2>
+{_data_links(out)}
+</body></html>
+"""
+
+
+def build_report(out_dir) -> dict:
+    """Compute the claims of a results folder and write ``claims.md``, ``claims.json`` and
+    ``index.html`` into it.
+
+    Parameters
+    ----------
+    out_dir : str or os.PathLike
+        A results folder written by the experiment scripts.
+
+    Returns
+    -------
+    dict
+        ``claims`` (the rows), ``claims_md``, ``claims_json`` and ``page`` (paths).
+
+    Raises
+    ------
+    GruvError
+        The folder does not exist, or one of its JSON files is unreadable.
+    """
+    out = Path(out_dir)
+    if not out.is_dir():
+        raise GruvError(f"{out}: no such results folder")
+    data = collect(out)
+    claims = compute_claims(data)
+    profile = (data.get("reproduction") or {}).get("profile") or out.name
+    md = write_text(out / CLAIMS_MD, claims_markdown(
+        claims, title=f"Claims of the paper — profile {profile}"))
+    js = write_json(out / CLAIMS_JSON, {"profile": profile, "claims": claims,
+                                        "verdicts": list(VERDICTS), "tally_rule": TALLY_RULE})
+    page = write_text(out / PAGE, render_page(out, claims, data))
+    return {"claims": claims, "claims_md": md, "claims_json": js, "page": page}
+
+
+# --------------------------------------------------------------------------------------------
+# The browser check
+# --------------------------------------------------------------------------------------------
+
+#: Chromium flags for a quiet, offline, throw-away headless session.
+BROWSER_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--mute-audio",
+                 "--hide-scrollbars")
+_BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+_PROBE_ID = "gruvsynth-page-check"
+_PROBE = """
+<pre id="%(id)s">pending</pre>
+<script>
+(function () {
+  function done() {
+    var imgs = Array.prototype.map.call(document.images, function (i) {
+      return {src: i.getAttribute('src'), loaded: i.complete && i.naturalWidth > 0,
+              width: i.naturalWidth};
+    });
+    var auds = Array.prototype.map.call(document.querySelectorAll('audio'), function (a) {
+      return {src: a.getAttribute('src'), readyState: a.readyState,
+              error: a.error ? a.error.code : null,
+              duration: isFinite(a.duration) ? a.duration : null};
+    });
+    document.getElementById('%(id)s').textContent = JSON.stringify(
+      {images: imgs, audio: auds, height: document.documentElement.scrollHeight});
+  }
+  function wait(el, events) {
+    return new Promise(function (resolve) {
+      events.forEach(function (e) { el.addEventListener(e, resolve, {once: true}); });
+    });
+  }
+  var pending = [];
+  Array.prototype.forEach.call(document.querySelectorAll('audio'), function (a) {
+    a.preload = 'auto';
+    if (a.readyState < 1 && !a.error) { pending.push(wait(a, ['loadedmetadata', 'error'])); a.load(); }
+  });
+  Array.prototype.forEach.call(document.images, function (i) {
+    if (!i.complete) pending.push(wait(i, ['load', 'error']));
+  });
+  var timeout = new Promise(function (resolve) { setTimeout(resolve, %(timeout_ms)d); });
+  Promise.race([Promise.all(pending), timeout]).then(done);
+})();
+</script>
+"""
+
+
+def find_browser() -> str | None:
+    """The path of a Chromium (or Chrome) executable on ``PATH``, or ``None``."""
+    env = os.environ.get("GRUVSYNTH_BROWSER")
+    if env:
+        return env
+    for name in _BROWSER_NAMES:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def _static_links(page: Path, text: str) -> list[str]:
+    """Problems with the page's links: absolute URLs (network) and missing local files."""
+    problems = []
+    for attr, target in re.findall(r'\b(src|href)="([^"]*)"', text):
+        target = html.unescape(target)
+        if target.startswith("#") or not target:
+            continue
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I) or target.startswith("//"):
+            problems.append(f"{attr}={target!r} is not a relative link")
+            continue
+        local = page.parent / target.split("#")[0]
+        if not local.exists():
+            problems.append(f"{attr}={target!r}: no such file")
+    return problems
+
+
+def _run_browser(exe: str, args: list[str], *, timeout: float) -> subprocess.CompletedProcess:
+    profile = tempfile.mkdtemp(prefix="gruvsynth-chromium-")
+    try:
+        try:
+            return subprocess.run([exe, *BROWSER_FLAGS, f"--user-data-dir={profile}", *args],
+                                  capture_output=True, text=True, timeout=timeout,
+                                  stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise BrowserError(f"{exe}: no answer within {timeout:g} s") from None
+        except OSError as exc:
+            raise BrowserError(f"{exe}: cannot run the browser ({exc})") from None
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def check_page(page, *, screenshot=None, browser: str | None = None, timeout: float = 120.0,
+               width: int = 1280, max_height: int = 12000) -> dict:
+    """Open a page in headless Chromium and check that every image and audio element loaded.
+
+    A copy of the page with a small probe script is written beside it (so relative links
+    resolve the same) and loaded with ``--dump-dom``; the probe waits for every ``<img>`` and
+    ``<audio>`` and writes their state into the DOM.  An image passes when it is complete with
+    ``naturalWidth > 0``; an audio element when it has no error and ``readyState >= 1`` (its
+    metadata loaded).  The page's links are also checked: all relative, all to existing files.
+
+    Parameters
+    ----------
+    page : str or os.PathLike
+        The HTML file.
+    screenshot : str or os.PathLike, optional
+        Where to save a PNG screenshot of the whole page (up to ``max_height`` pixels).
+    browser : str, optional
+        The Chromium executable (default :func:`find_browser`).
+    timeout : float
+        Seconds allowed for each browser run.
+    width, max_height : int
+        Screenshot size in pixels.
+
+    Returns
+    -------
+    dict
+        ``ok`` (bool), ``problems`` (list of str), ``images`` and ``audio`` (per element: its
+        ``src`` and state), ``screenshot`` (path or ``None``).
+
+    Raises
+    ------
+    BrowserError
+        No browser found, or it failed or gave no result.
+    """
+    page = Path(page).resolve()
+    if not page.is_file():
+        raise GruvError(f"{page}: no such page")
+    exe = browser or find_browser()
+    if exe is None:
+        raise BrowserError("no Chromium found (install Debian's `chromium` package, or set "
+                           "GRUVSYNTH_BROWSER to a Chrome/Chromium executable)")
+    text = page.read_text(encoding="utf-8")
+    problems = _static_links(page, text)
+    probe_ms = int(max(5.0, timeout / 3) * 1000)
+    probe_html = _PROBE % {"id": _PROBE_ID, "timeout_ms": probe_ms}
+    probed = text.replace("</body>", probe_html + "</body>") if "</body>" in text \
+        else text + probe_html
+    probe = page.with_name(f".{page.stem}.check-{os.getpid()}.html")
+    try:
+        probe.write_text(probed, encoding="utf-8")
+        done = _run_browser(exe, [f"--virtual-time-budget={probe_ms + 5000}", "--dump-dom",
+                                  probe.as_uri()], timeout=timeout)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            probe.unlink()
+    match = re.search(rf'<pre id="{_PROBE_ID}">(.*?)</pre>', done.stdout, re.S)
+    if match is None:
+        tail = (done.stderr or "").strip().splitlines()[-1:] or ["no output"]
+        raise BrowserError(f"{exe}: the page check gave no result (exit {done.returncode}; "
+                           f"{tail[0][:200]})")
+    raw = html.unescape(match.group(1))
+    if raw == "pending":
+        raise BrowserError(f"{page}: the page check did not finish in the browser")
+    state = json.loads(raw)
+    for img in state["images"]:
+        if not img["loaded"]:
+            problems.append(f"image {img['src']!r} did not load")
+    for a in state["audio"]:
+        if a["error"] is not None or a["readyState"] < 1:
+            problems.append(f"audio {a['src']!r} cannot be played (readyState {a['readyState']}, "
+                            f"error {a['error']})")
+    shot = None
+    if screenshot is not None:
+        shot = Path(screenshot).resolve()
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        height = int(min(max(int(state.get("height") or 2000), 600), max_height))
+        tmp = shot.with_name(f".{shot.stem}.tmp-{os.getpid()}.png")
+        try:
+            _run_browser(exe, [f"--screenshot={tmp}", f"--window-size={width},{height}",
+                               page.as_uri()], timeout=timeout)
+            if not tmp.is_file() or tmp.stat().st_size == 0:
+                raise BrowserError(f"{exe}: no screenshot written")
+            os.replace(tmp, shot)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+    return {"ok": not problems, "problems": problems, "images": state["images"],
+            "audio": state["audio"], "screenshot": None if shot is None else os.fspath(shot)}

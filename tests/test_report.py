@@ -1,0 +1,341 @@
+"""gruvsynth.report: each claim's verdict rule on constructed data (a case that must say
+reproduced and one that must not), the claims files, the page and its browser check."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from gruvsynth import plots, report
+from gruvsynth.audio import save as save_wav
+from gruvsynth.commands import report as report_command
+from gruvsynth.report import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def curve(train, dev):
+    """A history from lists of train and dev losses."""
+    return [{"epoch": i + 1, "loss": t, "dev_loss": d} for i, (t, d) in
+            enumerate(zip(train, dev, strict=True))]
+
+
+def flat(n, train, dev):
+    return curve([train] * n, [dev] * n)
+
+
+def overfitting(n, best_epoch, low, high, train=1.0):
+    """Dev loss falling to `low` at `best_epoch`, then rising linearly to `high`."""
+    dev = [low + (high - low) * (best_epoch - e) / best_epoch if e <= best_epoch
+           else low + (high - low) * (e - best_epoch) / (n - best_epoch) for e in range(1, n + 1)]
+    dev[best_epoch - 1] = low
+    return curve([train] * n, dev)
+
+
+# --------------------------------------------------------------------------------------------
+# helpers of the rules
+
+
+def test_final_value_is_the_mean_of_the_last_tenth_of_evaluated_epochs():
+    h = curve(list(range(20, 0, -1)), [None] * 10 + list(range(10, 0, -1)))
+    assert report.final_value(h, "loss") == pytest.approx(1.5)  # last 2 of 20
+    assert report.final_value(h, "dev_loss") == pytest.approx(1.0)  # last 1 of 10 evaluated
+    assert report.final_value(curve([1.0], [float("nan")]), "dev_loss") is None
+
+
+def test_overfit_epoch_needs_the_dev_loss_to_rise():
+    assert report.overfit_epoch(curve([1] * 5, [3, 2, 1, 1.5, 2])) == 3
+    assert report.overfit_epoch(curve([1] * 5, [5, 4, 3, 2, 1])) is None
+    # a rise of 1% is below the 2% threshold
+    assert report.overfit_epoch(curve([1] * 3, [2.0, 1.0, 1.01])) is None
+
+
+def test_tally():
+    t, f, n = {"passed": True}, {"passed": False}, {"passed": None}
+    assert report.tally([t, t]) == REPRODUCED
+    assert report.tally([t, f]) == NOT_REPRODUCED  # half fail
+    assert report.tally([t, t, f]) == INCONCLUSIVE
+    assert report.tally([t, n]) == INCONCLUSIVE
+    assert report.tally([]) == INCONCLUSIVE
+
+
+# --------------------------------------------------------------------------------------------
+# the seven rules
+
+
+def check_row(row, cid):
+    assert row["id"] == cid
+    assert row["verdict"] in report.VERDICTS
+    assert row["rule"] and row["claim"] and row["paper"] and row["figures"]
+    assert row["checks"]
+    json.dumps(row, allow_nan=False)
+
+
+def test_c1_lstm_slightly_lower_on_both_corpora():
+    good = {c: {"lstm": flat(10, 0.9, 1.8), "gru": flat(10, 1.0, 2.0)}
+            for c in ("wesnoth", "warzone2100")}
+    row = report.verdict_c1(good)
+    check_row(row, "C1")
+    assert row["verdict"] == REPRODUCED
+    assert row["measured"]["wesnoth dev loss LSTM"] == pytest.approx(1.8)
+    bad = {c: {"lstm": flat(10, 1.1, 2.2), "gru": flat(10, 1.0, 2.0)}
+           for c in ("wesnoth", "warzone2100")}
+    assert report.verdict_c1(bad)["verdict"] == NOT_REPRODUCED
+    # far lower is not "slightly" lower: undecided, so inconclusive
+    far = {c: {"lstm": flat(10, 0.1, 0.2), "gru": flat(10, 1.0, 2.0)} for c in ("wesnoth",)}
+    assert report.verdict_c1(far)["verdict"] == INCONCLUSIVE
+    assert report.verdict_c1({})["verdict"] == INCONCLUSIVE
+
+
+def test_c2_varied_corpus_higher_and_overfits_sooner():
+    good = {"wesnoth": {c: overfitting(20, 5, 3.0, 5.0) for c in ("lstm", "gru")},
+            "warzone2100": {c: overfitting(20, 15, 1.0, 1.5) for c in ("lstm", "gru")}}
+    row = report.verdict_c2(good)
+    check_row(row, "C2")
+    assert row["verdict"] == REPRODUCED
+    assert row["measured"]["lstm overfit epoch wesnoth"] == 5
+    bad = {"wesnoth": {c: flat(20, 1.0, 1.0) for c in ("lstm", "gru")},
+           "warzone2100": {c: overfitting(20, 5, 2.0, 4.0) for c in ("lstm", "gru")}}
+    assert report.verdict_c2(bad)["verdict"] == NOT_REPRODUCED
+
+
+def test_c3_larger_hidden_lower_dev_loss():
+    good = {"warzone2100 lstm": {128: 1.0, 512: 0.8, 2048: 0.5},
+            "warzone2100 gru": {128: 1.1, 512: 0.9, 2048: 0.6}}
+    row = report.verdict_c3(good)
+    check_row(row, "C3")
+    assert row["verdict"] == REPRODUCED
+    assert row["measured"]["warzone2100 lstm spearman"] == pytest.approx(-1.0)
+    bad = {"warzone2100 lstm": {128: 0.5, 512: 0.8, 2048: 1.0},
+           "warzone2100 gru": {128: 0.5, 512: 0.9, 2048: 0.7}}
+    assert report.verdict_c3(bad)["verdict"] == NOT_REPRODUCED
+    assert report.verdict_c3({"x lstm": {128: 1.0, 256: 0.5}})["verdict"] == INCONCLUSIVE
+
+
+def test_c4_gru_noise_like_lstm_not():
+    good = {c: {"dev": {"spectral_flatness": 0.1},
+                "lstm": {"spectral_flatness": 0.2, "log_spectral_distance_db": 10.0},
+                "gru": {"spectral_flatness": 0.9, "log_spectral_distance_db": 30.0}}
+            for c in ("wesnoth", "warzone2100")}
+    row = report.verdict_c4(good)
+    check_row(row, "C4")
+    assert row["verdict"] == REPRODUCED
+    assert 0.9 < row["measured"]["white noise flatness"] < 1.0
+    assert row["measured"]["wesnoth noise-like threshold"] == pytest.approx(
+        (0.1 + row["measured"]["white noise flatness"]) / 2)
+    bad = {c: {"dev": {"spectral_flatness": 0.1},
+               "lstm": {"spectral_flatness": 0.8, "log_spectral_distance_db": 20.0},
+               "gru": {"spectral_flatness": 0.1, "log_spectral_distance_db": 5.0}}
+           for c in ("wesnoth", "warzone2100")}
+    assert report.verdict_c4(bad)["verdict"] == NOT_REPRODUCED
+
+
+def test_white_noise_flatness_is_near_one():
+    assert 0.9 < report.white_noise_flatness() <= 1.0
+
+
+def test_c5_gru_more_energy_outside_band():
+    good = {c: {"truth": 0.7, "lstm": 0.6, "gru": 0.9} for c in ("wesnoth", "warzone2100")}
+    row = report.verdict_c5(good)
+    check_row(row, "C5")
+    assert row["verdict"] == REPRODUCED
+    bad = {c: {"truth": 0.7, "lstm": 0.8, "gru": 0.5} for c in ("wesnoth", "warzone2100")}
+    assert report.verdict_c5(bad)["verdict"] == NOT_REPRODUCED
+    tie = {"wesnoth": {"lstm": 0.8, "gru": 0.805}}
+    assert report.verdict_c5(tie)["verdict"] == INCONCLUSIVE
+
+
+def gen_rows(cell, looped_at):
+    """Rows for 2 corpora x 2 seed sizes x 2 samples; looped_at(times) -> bool."""
+    return [{"corpus": c, "cell": cell, "seed_blocks": s, "sample": k, "times": t,
+             "looped": looped_at(t)}
+            for c in ("wesnoth", "warzone2100") for s in (10, 20) for k in (1, 2)
+            for t in (1.0, 2.0, 3.0, 4.0, 6.0)]
+
+
+def test_c6_loop_free_up_to_3x_loops_beyond():
+    rows = gen_rows("lstm", lambda t: t > 3) + gen_rows("gru", lambda t: True)
+    row = report.verdict_c6(rows)
+    check_row(row, "C6")
+    assert row["verdict"] == REPRODUCED  # the GRU's rows are not judged
+    assert row["measured"]["wesnoth looped share at 3x"] == 0.0
+    assert row["measured"]["wesnoth looped share at 6x"] == 1.0
+    assert report.verdict_c6(gen_rows("lstm", lambda t: t >= 2))["verdict"] == NOT_REPRODUCED
+    assert report.verdict_c6(gen_rows("lstm", lambda t: False))["verdict"] == NOT_REPRODUCED
+    short_only = [r for r in gen_rows("lstm", lambda t: False) if r["times"] <= 3]
+    assert report.verdict_c6(short_only)["verdict"] == INCONCLUSIVE
+
+
+def test_c7_more_layers_harder_to_train():
+    good = {"warzone2100 lstm": {1: flat(10, 1.0, 2.0), 2: flat(10, 1.2, 2.0),
+                                 3: flat(10, 1.5, 2.0)}}
+    row = report.verdict_c7(good)
+    check_row(row, "C7")
+    assert row["verdict"] == REPRODUCED
+    bad = {"warzone2100 lstm": {1: flat(10, 1.0, 2.0), 3: flat(10, 0.5, 2.0)}}
+    assert report.verdict_c7(bad)["verdict"] == NOT_REPRODUCED
+    assert report.verdict_c7({"x": {1: flat(3, 1.0, 1.0)}})["verdict"] == INCONCLUSIVE
+
+
+# --------------------------------------------------------------------------------------------
+# files
+
+
+def test_write_json_and_csv(tmp_path):
+    p = report.write_json(tmp_path / "a" / "x.json",
+                          {"nan": float("nan"), "n": np.int64(3), "arr": np.arange(2.0)})
+    assert json.loads(p.read_text()) == {"nan": None, "n": 3, "arr": [0.0, 1.0]}
+    assert p.stat().st_mode & 0o044  # readable by others, like any file (not mkstemp's 0600)
+    c = report.write_csv(tmp_path / "x.csv", [{"a": 1, "b": float("nan")}, {"a": 0.5}],
+                         ("a", "b"))
+    assert c.read_text() == "a,b\n1,\n0.5,\n"
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["a", "x.csv"]
+
+
+def make_results(out, *, rng):
+    """A results folder with every data file, small figures and samples (claims reproduced)."""
+    fig_dir = out / report.FIGURES_DIR
+    runs = [{"corpus": c, "cell": cell, "hidden": 32, "layers": 1, "epochs": 20, "run": "runs/x",
+             "history": overfitting(20, b, low * k, low * k * 1.5)}
+            for c, b, low in (("wesnoth", 5, 3.0), ("warzone2100", 15, 1.0))
+            for cell, k in (("lstm", 0.95), ("gru", 1.0))]
+    for r in runs:
+        for h in r["history"]:
+            h["loss"] = 1.0 if r["cell"] == "gru" else 0.95
+    report.write_json(fig_dir / f"{report.FIG1}.json", {"runs": runs})
+    report.write_json(fig_dir / f"{report.FIG2}.json", {"runs": [
+        {"corpus": "warzone2100", "cell": cell, "hidden": h, "layers": 1, "epochs": 5,
+         "run": "runs/y", "history": flat(5, 1.0, 2.0 / h)}
+        for cell in ("lstm", "gru") for h in (8, 16, 32)]})
+    report.write_json(fig_dir / f"{report.FIG3}.json", {"band_hz": [4000, 7000], "corpora": {
+        c: {"truth": {"outside_band": 0.7},
+            "cells": {"lstm": {"outside_band": 0.6}, "gru": {"outside_band": 0.9}}}
+        for c in ("wesnoth", "warzone2100")}})
+    report.write_json(fig_dir / f"{report.GENERATION_LENGTH}.json",
+                      {"rows": gen_rows("lstm", lambda t: t > 3)})
+    report.write_json(fig_dir / f"{report.DEPTH}.json", {"runs": [
+        {"corpus": "warzone2100", "cell": "lstm", "hidden": 16, "layers": n, "epochs": 5,
+         "run": "runs/z", "history": flat(5, 1.0 + 0.2 * n, 2.0)} for n in (1, 2, 3)]})
+    samples = []
+    for c in ("wesnoth", "warzone2100"):
+        for cell in ("lstm", "gru"):
+            wav, seed = f"samples/{c}-{cell}.wav", f"samples/{c}-{cell}.seed.wav"
+            save_wav(out / wav, (0.1 * rng.standard_normal(4410)).astype(np.float32))
+            save_wav(out / seed, (0.1 * np.sin(np.arange(4410) * 0.1)).astype(np.float32))
+            samples.append({"corpus": c, "cell": cell, "hidden": 32, "wav": wav,
+                            "seed_wav": seed, "seed": {"source": "dev", "song": "s.ogg",
+                                                       "start_block": 3, "blocks": 20},
+                            "metrics": {"spectral_flatness": 0.9 if cell == "gru" else 0.2,
+                                        "loop": {"loop_free_times": 3.0}}})
+    report.write_json(out / report.SAMPLES_DIR / report.SAMPLES_JSON, {
+        "settings": {"seed_blocks": 20, "times": 3, "method": "stateful"},
+        "dev_audio": {c: {"spectral_flatness": 0.1} for c in ("wesnoth", "warzone2100")},
+        "means": {c: {"lstm": {"spectral_flatness": 0.2, "log_spectral_distance_db": 10.0},
+                      "gru": {"spectral_flatness": 0.9, "log_spectral_distance_db": 30.0}}
+                  for c in ("wesnoth", "warzone2100")},
+        "samples": samples})
+    for stem in (report.FIG1, report.FIG2, f"{report.FIG3}_wesnoth", report.DEPTH):
+        fig, ax = plots.new_figure(width=2, height=1.5)
+        plots.plot_hidden_sizes([1, 2, 4], [3, 2, 1], ax=ax)
+        plots.save_figure(fig, fig_dir / stem)
+    return out
+
+
+def test_build_report_on_constructed_results(tmp_path, rng):
+    out = make_results(tmp_path / "results", rng=rng)
+    built = report.build_report(out)
+    data = json.loads((out / report.CLAIMS_JSON).read_text())
+    assert [c["id"] for c in data["claims"]] == list(report.CLAIM_IDS)
+    assert all(c["verdict"] == REPRODUCED for c in data["claims"]), \
+        [(c["id"], c["verdict"], c["checks"]) for c in data["claims"] if c["verdict"] != REPRODUCED]
+    md = (out / report.CLAIMS_MD).read_text()
+    for cid in report.CLAIM_IDS:
+        assert f"**{cid}**" in md
+    page = built["page"].read_text()
+    assert '<img src="figures/fig1_loss_curves.png"' in page
+    assert 'src="samples/wesnoth-gru.wav"' in page and 'src="samples/wesnoth-gru.seed.wav"' in page
+    assert page.count("<audio") == 8
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    # the verdicts are computed: change the data and the verdict follows
+    fig3 = out / report.FIGURES_DIR / f"{report.FIG3}.json"
+    d = json.loads(fig3.read_text())
+    for entry in d["corpora"].values():
+        entry["cells"]["gru"]["outside_band"] = 0.1
+    fig3.write_text(json.dumps(d))
+    again = report.build_report(out)["claims"]
+    assert again[4]["id"] == "C5" and again[4]["verdict"] == NOT_REPRODUCED
+
+
+def test_build_report_refuses_a_missing_folder(tmp_path):
+    with pytest.raises(report.GruvError, match="no such results folder"):
+        report.build_report(tmp_path / "nope")
+
+
+def test_empty_results_give_seven_inconclusive_claims(tmp_path):
+    built = report.build_report(tmp_path)
+    assert [c["verdict"] for c in built["claims"]] == [INCONCLUSIVE] * 7
+
+
+@pytest.mark.slow
+def test_page_check_in_chromium_passes_and_keeps_a_screenshot(tmp_path, rng):
+    assert report.find_browser() is not None, "install Debian's chromium package"
+    out = make_results(tmp_path / "results", rng=rng)
+    built = report.build_report(out)
+    result = report.check_page(built["page"], screenshot=out / "shot.png")
+    assert result["ok"], result["problems"]
+    assert len(result["images"]) == 4 and all(i["width"] > 0 for i in result["images"])
+    assert len(result["audio"]) == 8
+    assert all(a["readyState"] >= 1 and a["duration"] == pytest.approx(0.1, abs=0.01)
+               for a in result["audio"])
+    assert (out / "shot.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert not list(out.glob(".*check*"))  # the probe copy is removed
+
+
+@pytest.mark.slow
+def test_page_check_finds_broken_images_audio_and_links(tmp_path, rng):
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    (tmp_path / "bad.wav").write_bytes(b"RIFF garbage")
+    save_wav(tmp_path / "good.wav", (0.1 * rng.standard_normal(4410)).astype(np.float32))
+    fig, ax = plots.new_figure(width=1, height=1)
+    plots.save_figure(fig, tmp_path / "good", formats=("png",))
+    page = tmp_path / "page.html"
+    page.write_text('<!DOCTYPE html><html><body><img src="good.png"><img src="bad.png">'
+                    '<img src="gone.png"><audio controls src="good.wav"></audio>'
+                    '<audio controls src="bad.wav"></audio>'
+                    '<a href="https://example.org/x">x</a></body></html>')
+    result = report.check_page(page)
+    assert not result["ok"]
+    text = "\n".join(result["problems"])
+    assert "image 'bad.png' did not load" in text and "image 'gone.png' did not load" in text
+    assert "'gone.png': no such file" in text
+    assert "audio 'bad.wav' cannot be played" in text and "good.wav" not in text
+    assert "not a relative link" in text
+    assert [i["loaded"] for i in result["images"]] == [True, False, False]
+
+
+@pytest.mark.slow
+def test_report_command(tmp_path, rng, capsys):
+    out = make_results(tmp_path / "results", rng=rng)
+    assert report_command.main([str(out), "--check"]) == 0
+    printed = capsys.readouterr().out
+    assert "C7  reproduced" in printed and "page check: 4 images and 8 audio" in printed
+    assert (out / "screenshot.png").is_file() and (out / "index.html").is_file()
+    assert report_command.main([str(tmp_path / "missing")]) == 1
+    err = capsys.readouterr().err
+    assert "no such results folder" in err and len(err.strip().splitlines()) == 1
+
+
+def test_claim_rules_state_their_thresholds():
+    rows = report.compute_claims({})
+    assert [r["id"] for r in rows] == list(report.CLAIM_IDS)
+    assert f"{report.SLIGHT_MAX:.0%}" in rows[0]["rule"]
+    assert f"{report.OVERFIT_RISE:.0%}" in rows[1]["rule"]
+    assert f"{report.BAND_MARGIN:g}" in rows[4]["rule"]
+    assert f"{report.LOOP_RARE:.0%}" in rows[5]["rule"]
+    assert f"{report.DEPTH_MARGIN:.0%}" in rows[6]["rule"]
+    assert all(report.TALLY_RULE in r["rule"] for r in rows)
+    assert not any(isinstance(v, float) and math.isnan(v) for r in rows
+                   for v in r["measured"].values())

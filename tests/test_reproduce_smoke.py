@@ -1,0 +1,210 @@
+"""The reproduction end to end with the smoke profile (real corpora, real training, real
+generation), its outputs, the page in headless Chromium, and resuming; plus the profiles."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gruvsynth import report
+
+ROOT = Path(__file__).resolve().parent.parent
+REPRODUCE = ROOT / "experiments" / "reproduce.py"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+sys.path.insert(0, str(ROOT))
+
+from experiments import common, reproduce  # noqa: E402
+
+FIGURES = ("fig1_loss_curves", "fig2_hidden_size", "fig3_spectrograms_wesnoth",
+           "fig3_spectrograms_warzone2100", "generated_audio", "generation_length", "depth")
+
+
+def _env():
+    env = dict(os.environ)
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    env.pop("KERAS_BACKEND", None)
+    return env
+
+
+def _run(*args, timeout=900):
+    return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, env=_env())
+
+
+def _valid_png(path: Path) -> bool:
+    import matplotlib.image
+
+    if not path.read_bytes().startswith(PNG_SIGNATURE):
+        return False
+    pixels = matplotlib.image.imread(path)
+    return pixels.ndim == 3 and pixels.shape[0] > 50 and pixels.shape[1] > 50
+
+
+def _leaves(value):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _leaves(v)
+    else:
+        yield value
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    base = tmp_path_factory.mktemp("smoke")
+    out, data = base / "results", base / "data"
+    done = _run(REPRODUCE, "--profile", "smoke", "--out", out, "--data", data, "--quiet")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return {"out": out, "data": data, "log": done.stdout}
+
+
+# --------------------------------------------------------------------------------------------
+# profiles (fast)
+
+
+def test_profiles_load_and_paper_has_the_papers_settings():
+    paper = common.load_profile("paper")
+    assert paper["corpus"]["songs"] == 20 and paper["corpus"]["representation"] == "fft"
+    assert paper["corpus"]["block"] == 11025 and paper["corpus"]["clip_blocks"] == 40
+    assert paper["corpus"]["dev_fraction"] == 0.2 and paper["corpus"]["max_seconds"] == 0
+    assert paper["fig1"]["hidden"] == 2048 and paper["fig1"]["epochs"] == 2000
+    assert paper["train"]["batch_size"] == 5 and paper["train"]["learning_rate"] == 0.001
+    assert max(paper["fig2"]["hidden"]) == 2048 and min(paper["fig2"]["hidden"]) == 128
+    quick, smoke = common.load_profile("quick"), common.load_profile("smoke")
+    for small in (quick, smoke):
+        assert small["fig1"]["epochs"] < paper["fig1"]["epochs"]
+        assert small["fig1"]["hidden"] < paper["fig1"]["hidden"]
+        assert set(small) == set(paper)
+    assert len(reproduce.training_plan(smoke)) < len(reproduce.training_plan(quick))
+    # runs shared between experiments are planned once
+    plan = reproduce.training_plan(quick)
+    assert len(plan) == len(set(plan))
+    with pytest.raises(common.ProfileError):
+        common.load_profile("huge")
+
+
+def test_every_training_setting_is_a_train_config_field():
+    from gruvsynth.training import TrainConfig
+
+    for name in common.PROFILES:
+        TrainConfig().replace(**common.load_profile(name)["train"])
+
+
+@pytest.mark.slow
+def test_auto_profile_follows_the_backends_devices():
+    done = _run(REPRODUCE, "--plan", timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    first = done.stdout.splitlines()[0]
+    assert ("profile 'quick' (automatic: no GPU visible" in first
+            or ("profile 'paper' (automatic: the" in first and "sees" in first)), first
+    assert "estimate:" in done.stdout and "training runs" in done.stdout
+
+
+# --------------------------------------------------------------------------------------------
+# the smoke reproduction (slow: about 2-3 minutes on 2 cores)
+
+
+@pytest.mark.slow
+def test_smoke_prints_profile_estimate_and_every_stage(smoke):
+    log = smoke["log"]
+    assert "profile 'smoke' (given with --profile)" in log and "estimate: about" in log
+    for k, name in enumerate(["corpora", *(n for n, _ in reproduce.STAGES)], 1):
+        assert f"[{k}/7] {name}" in log
+    assert "page checked in Chromium" in log
+    record = json.loads((smoke["out"] / "reproduction.json").read_text())
+    assert [s["status"] for s in record["stages"]] == ["done"] * 6
+    assert record["page_check"]["ok"] is True
+    assert record["host"]["cpu_count"] >= 1 and record["total_seconds"] > 0
+
+
+@pytest.mark.slow
+def test_smoke_claims_have_all_seven_with_verdicts_and_figures(smoke):
+    out = smoke["out"]
+    data = json.loads((out / "claims.json").read_text())
+    claims = data["claims"]
+    assert [c["id"] for c in claims] == list(report.CLAIM_IDS)
+    for c in claims:
+        assert c["verdict"] in report.VERDICTS
+        assert c["rule"] and c["checks"] and c["measured"], c["id"]
+        # the measured figures come from the run: at least one real number per claim
+        numbers = [v for v in _leaves(c["measured"]) if isinstance(v, (int, float))]
+        assert numbers and all(math.isfinite(v) for v in numbers), c["id"]
+        for fig in c["figures"]:
+            assert _valid_png(out / fig), fig
+    md = (out / "claims.md").read_text()
+    for c in claims:
+        assert f"**{c['id']}**" in md and f"**{c['verdict']}**" in md
+
+
+@pytest.mark.slow
+def test_smoke_figures_and_their_data(smoke):
+    out = smoke["out"]
+    fig_dir = out / "figures"
+    for stem in FIGURES:
+        assert _valid_png(fig_dir / f"{stem}.png"), stem
+        svg = (fig_dir / f"{stem}.svg").read_text()
+        assert "<svg" in svg
+        assert (fig_dir / f"{stem}.csv").stat().st_size > 0
+    fig1 = json.loads((fig_dir / "fig1_loss_curves.json").read_text())
+    assert {(r["corpus"], r["cell"]) for r in fig1["runs"]} == {
+        (c, cell) for c in ("wesnoth", "warzone2100") for cell in ("lstm", "gru")}
+    for r in fig1["runs"]:
+        assert [h["epoch"] for h in r["history"]] == list(range(1, 7))
+        assert all(h["loss"] > 0 and h["dev_loss"] > 0 for h in r["history"])
+        assert (out / r["run"] / "model.keras").is_file()
+    fig2 = json.loads((fig_dir / "fig2_hidden_size.json").read_text())
+    assert sorted({r["hidden"] for r in fig2["runs"]}) == [8, 16, 32]
+    depth = json.loads((fig_dir / "depth.json").read_text())
+    assert sorted(r["layers"] for r in depth["runs"]) == [1, 2, 3]
+    gl = json.loads((fig_dir / "generation_length.json").read_text())
+    assert len(gl["rows"]) == 2 * 1 * 2 * 2 * 5  # corpora x cells x seed sizes x samples x lengths
+    fig3 = json.loads((fig_dir / "fig3_spectrograms.json").read_text())
+    for entry in fig3["corpora"].values():
+        assert 0 <= entry["truth"]["outside_band"] <= 1
+        assert set(entry["cells"]) == {"lstm", "gru"}
+    header = (fig_dir / "fig3_spectrograms_wesnoth.csv").read_text().splitlines()[0]
+    assert header == "frequency_hz,truth,lstm,gru"
+
+
+@pytest.mark.slow
+def test_smoke_page_passes_the_browser_check(smoke):
+    out = smoke["out"]
+    assert (out / "screenshot.png").read_bytes().startswith(PNG_SIGNATURE)
+    result = report.check_page(out / "index.html")
+    assert result["ok"], result["problems"]
+    assert len(result["images"]) == len(FIGURES)
+    samples = json.loads((out / "samples" / "samples.json").read_text())["samples"]
+    assert len(samples) == 2 * 2 * 2  # corpora x cells x samples
+    assert len(result["audio"]) == 2 * len(samples)  # seed and generation of each
+    assert all(a["readyState"] >= 1 and a["duration"] > 0 for a in result["audio"])
+    page = (out / "index.html").read_text()
+    for s in samples:
+        assert f'src="{s["wav"]}"' in page and f'src="{s["seed_wav"]}"' in page
+
+
+@pytest.mark.slow
+def test_smoke_rerun_resumes_and_redoes_nothing(smoke):
+    out, data = smoke["out"], smoke["data"]
+    histories = sorted((out / "runs").glob("*/history.json"))
+    assert len(histories) == 10  # 4 (Figure 1) + 4 (Figure 2, 32 shared) + 2 (depth, 1 shared)
+    before = {p: p.stat().st_mtime_ns for p in histories}
+    again = _run(REPRODUCE, "--profile", "smoke", "--out", out, "--data", data, "--quiet",
+                 "--no-browser-check")
+    assert again.returncode == 0, again.stderr[-2000:]
+    record = json.loads((out / "reproduction.json").read_text())
+    assert [s["status"] for s in record["stages"]] == ["done"] + ["already done"] * 5
+    assert "already prepared" in again.stdout
+    # one script alone, forced: the figure is redrawn, the finished runs are not retrained
+    png = out / "figures" / "fig1_loss_curves.png"
+    png_before = png.stat().st_mtime_ns
+    alone = _run(ROOT / "experiments" / "fig1_loss_curves.py", "--profile", "smoke", "--out", out,
+                 "--data", data, "--quiet", "--force")
+    assert alone.returncode == 0, alone.stderr[-2000:]
+    assert png.stat().st_mtime_ns != png_before
+    assert {p: p.stat().st_mtime_ns for p in histories} == before
+    assert json.loads((out / "claims.json").read_text())["profile"] == "smoke"
