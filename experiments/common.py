@@ -193,29 +193,45 @@ def parse(description: str, argv: list[str] | None) -> tuple[dict, Paths, argpar
 # corpora and runs
 
 
+def corpus_parameters(settings: dict) -> dict:
+    """The :func:`gruvsynth.corpus.prepare_corpus` parameters of the profile's ``[corpus]``."""
+    c = settings["corpus"]
+    return {
+        "songs": c["songs"], "max_seconds": c["max_seconds"] or None,
+        "start_seconds": float(c.get("start_seconds", 0.0)),
+        "representation": c["representation"], "block": c["block"],
+        "clip_blocks": c["clip_blocks"], "dev_fraction": c["dev_fraction"],
+    }
+
+
 def prepare_corpora(settings: dict, paths: Paths, *, progress: bool = True) -> list[Path]:
-    """Prepare each corpus of the profile into ``DATA/<profile>/<name>`` unless already there."""
+    """Prepare each corpus of the profile into ``DATA/<profile>/<name>``.
+
+    A corpus already there is reused when it was prepared with the same parameters, and
+    prepared again (replaced) when the profile's ``[corpus]`` settings have changed.
+    """
     from gruvsynth.corpus import open_corpus, prepare_corpus
 
-    c = settings["corpus"]
+    params = corpus_parameters(settings)
     out = []
-    for name in c["names"]:
+    for name in settings["corpus"]["names"]:
         target = paths.corpus(name)
+        stale = False
         if (target / "manifest.json").exists():
-            open_corpus(target).close()
-            say(f"[corpus] {name}: already prepared in {target}")
-        else:
-            say(f"[corpus] {name}: preparing {c['songs']} songs "
-                f"({c['max_seconds'] or 'whole'} s each) into {target}")
-            start = time.perf_counter()
-            prepare_corpus(
-                name, target,
-                songs=c["songs"], max_seconds=c["max_seconds"] or None,
-                representation=c["representation"], block=c["block"],
-                clip_blocks=c["clip_blocks"], dev_fraction=c["dev_fraction"],
-                progress=progress,
-            ).close()
-            say(f"[corpus] {name}: done in {time.perf_counter() - start:.0f} s")
+            with open_corpus(target) as corpus:
+                have = corpus.manifest["parameters"]
+            stale = any(have.get(k) != v for k, v in params.items())
+            if not stale:
+                say(f"[corpus] {name}: already prepared in {target}")
+                out.append(target)
+                continue
+            say(f"[corpus] {name}: the profile's corpus settings changed; preparing it again")
+        excerpt = (f"{params['max_seconds']} s from {params['start_seconds']:g} s"
+                   if params["max_seconds"] else "whole songs")
+        say(f"[corpus] {name}: preparing {params['songs']} songs ({excerpt}) into {target}")
+        start = time.perf_counter()
+        prepare_corpus(name, target, overwrite=stale, progress=progress, **params).close()
+        say(f"[corpus] {name}: done in {time.perf_counter() - start:.0f} s")
         out.append(target)
     return out
 
@@ -239,6 +255,15 @@ def trained_run(settings: dict, paths: Paths, corpus: str, cell: str, *, hidden:
         cell=cell, hidden=int(hidden), layers=int(layers), epochs=int(epochs))
     if (folder / "config.json").exists():
         run = open_run(folder)
+        from gruvsynth.corpus import open_corpus
+
+        with open_corpus(paths.corpus(corpus)) as current:
+            corpus_hash = current.manifest_hash
+        if run.config.get("corpus_hash") != corpus_hash:  # the corpus was prepared again
+            stale = folder.with_name(f"{folder.name}.stale-{run.config.get('corpus_hash', '')[:8]}")
+            say(f"[train] {folder.name}: trained on an earlier corpus; moved to {stale.name}")
+            folder.rename(stale)
+            return train(paths.corpus(corpus), folder, config=config, progress=progress)
         wanted = config.to_dict()
         same = all(run.config.get(k) == wanted[k] for k in wanted if k not in RESUMABLE_KEYS)
         if run.finished and same:

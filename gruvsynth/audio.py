@@ -512,7 +512,8 @@ def _read_wav_header(stream) -> tuple[int, int] | None:
             rate = int.from_bytes(body[4:8], "little")
 
 
-def _decode(path: Path, *, sr: int | None, clip_threshold: float = CLIP_THRESHOLD) -> _Decoded:
+def _decode(path: Path, *, sr: int | None, clip_threshold: float = CLIP_THRESHOLD,
+            offset: float = 0.0, duration: float | None = None) -> _Decoded:
     """Run ffmpeg once and mix to mono; raises only when nothing could be opened.
 
     ffmpeg writes a float32 WAV to its stdout (``-f wav -c:a pcm_f32le``): its header gives
@@ -520,7 +521,9 @@ def _decode(path: Path, *, sr: int | None, clip_threshold: float = CLIP_THRESHOL
     """
     cmd = [
         _tool("ffmpeg"), "-nostdin", "-hide_banner", "-v", "level+warning",
+        *(["-ss", repr(float(offset))] if offset else []),
         "-i", os.fspath(path), "-map", "0:a:0", "-vn", "-sn", "-dn",
+        *([] if duration is None else ["-t", repr(float(duration))]),
         *([] if sr is None else ["-ar", str(sr)]),
         "-c:a", "pcm_f32le", "-f", "wav", "-fflags", "+bitexact", "-",
     ]
@@ -617,7 +620,8 @@ def _check_sr(sr) -> None:
         raise ParameterError(f"sample rate must be a positive integer or None, not {sr!r}")
 
 
-def load(path, *, sr: int | None = SR, strict: bool = True) -> np.ndarray:
+def load(path, *, sr: int | None = SR, strict: bool = True, offset: float = 0.0,
+         duration: float | None = None) -> np.ndarray:
     """Decode an audio file to mono float32 in [-1, 1] at sample rate ``sr``.
 
     Parameters
@@ -631,6 +635,11 @@ def load(path, *, sr: int | None = SR, strict: bool = True) -> np.ndarray:
         True: any decoder error or warning about corrupt data raises
         :class:`~gruvsynth.errors.CorruptAudioError`.  False: such complaints are logged and
         the samples decoded are used, if there are any.
+    offset : float
+        Start this many seconds into the file (ffmpeg seeks, sample-accurately for audio).
+    duration : float, optional
+        Decode at most this many seconds (default: to the end).  Only the part asked for
+        is decoded, so a minute of a long song costs a minute's decoding.
 
     Returns
     -------
@@ -646,13 +655,24 @@ def load(path, *, sr: int | None = SR, strict: bool = True) -> np.ndarray:
     DecoderNotFoundError
         ffmpeg/ffprobe are not installed.
     ParameterError
-        ``sr`` is not a positive integer.
+        ``sr`` is not a positive integer, ``offset`` is negative or ``duration`` is not
+        positive.
     """
     _check_sr(sr)
+    if not (isinstance(offset, (int, float)) and math.isfinite(offset) and offset >= 0):
+        raise ParameterError(f"offset must be a number of seconds >= 0, got {offset!r}")
+    if duration is not None and not (isinstance(duration, (int, float))
+                                     and math.isfinite(duration) and duration > 0):
+        raise ParameterError(f"duration must be a positive number of seconds, got {duration!r}")
     path = Path(path)
     _check_file(path)
-    dec = _decode(path, sr=sr)
-    _check_decoded(path, dec, strict=strict)
+    dec = _decode(path, sr=sr, offset=offset, duration=duration)
+    try:
+        _check_decoded(path, dec, strict=strict)
+    except EmptyAudioError:
+        if offset:
+            raise EmptyAudioError(path, f"no audio after {offset:g} s (the file is shorter)") from None
+        raise
     x = dec.mono
     over = int(np.count_nonzero(np.abs(x) > 1.0))
     if over:

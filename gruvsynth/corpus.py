@@ -7,8 +7,9 @@ the user's audio files into a corpus folder; :func:`open_corpus` reads one back 
 What preparation does, per the paper and the authors' code (``convert_wav_files_to_nptensor``):
 
 1. Decode each song to mono float32 at ``sr`` (:func:`gruvsynth.audio.load`), optionally
-   keep only its first ``max_seconds``; cut it into blocks of ``block`` samples (the last
-   one zero-padded) and turn each block into a feature vector
+   keep only ``max_seconds`` of it from ``start_seconds`` on (only that part is decoded;
+   the manifest's per-song ``seconds`` is the length used); cut it into blocks of ``block``
+   samples (the last one zero-padded) and turn each block into a feature vector
    (:func:`gruvsynth.features.to_features`, width ``D``).
 2. Cut the song into non-overlapping clips of ``T = clip_blocks`` blocks, whole clips only.
    As in the authors' code (``while cur_seq + max_seq_len < total_seq``) a clip is taken
@@ -44,6 +45,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -337,10 +339,11 @@ def _check_out(out: Path, overwrite: bool) -> None:
                           "refusing to replace it")
 
 
-def _decode(path: Path, pinned: str | None, sr: int):
+def _decode(path: Path, pinned: str | None, sr: int, start: float = 0.0,
+            seconds: float | None = None):
     """Run in the prefetch thread: the decoded song and its sha256 (or the AudioError)."""
     try:
-        audio = load(path, sr=sr)
+        audio = load(path, sr=sr, offset=start, duration=seconds)
     except AudioError as exc:
         return None, None, exc
     digest = pinned or sha256_file(path)
@@ -353,6 +356,7 @@ def prepare_corpus(
     *,
     songs: int | None = None,
     max_seconds: float | None = None,
+    start_seconds: float = 0.0,
     representation: str = REPRESENTATION,
     block: int = BLOCK,
     clip_blocks: int = CLIP_BLOCKS,
@@ -380,7 +384,12 @@ def prepare_corpus(
         order for folders), before the split; a file among them that is skipped is not
         replaced by a later one.  Default: all.
     max_seconds : float, optional
-        Use at most the first ``max_seconds`` of each song.  Default: whole songs.
+        Use at most ``max_seconds`` of each song (from ``start_seconds`` on).  Default: whole
+        songs.  Only that part is decoded.
+    start_seconds : float
+        Skip this many seconds at the start of each song (default 0, the paper).  With
+        ``max_seconds`` it picks an excerpt past the intros, which are often quiet and
+        unlike the rest of a song; a song shorter than ``start_seconds`` is skipped.
     representation : {"fft", "rfft"}
         Feature representation (:func:`gruvsynth.features.to_features`); ``"fft"`` is the paper's.
     block : int
@@ -450,6 +459,10 @@ def prepare_corpus(
     n_files = len(entries)
     if songs is not None:
         entries = entries[:songs]
+    if not (isinstance(start_seconds, (int, float)) and math.isfinite(start_seconds)
+            and start_seconds >= 0):
+        raise ParameterError(f"start_seconds must be a number >= 0, got {start_seconds!r}")
+    start_seconds = float(start_seconds)
     max_samples = None if max_seconds is None else int(round(max_seconds * sr))
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -459,7 +472,7 @@ def prepare_corpus(
     params = {
         "representation": representation, "block": block, "clip_blocks": clip_blocks,
         "dev_fraction": float(dev_fraction), "split_seed": split_seed, "stats_from": stats_from,
-        "sr": sr, "songs": songs, "max_seconds": max_seconds,
+        "sr": sr, "songs": songs, "max_seconds": max_seconds, "start_seconds": start_seconds,
     }
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="gruv-decode")
     try:
@@ -474,11 +487,13 @@ def prepare_corpus(
                                       chunks=(chunk_rows, width), dtype=np.float32)
             rows_total = 0
             with _progress_bar(len(entries), progress) as bar:
-                future = pool.submit(_decode, entries[0][1], entries[0][2], sr) if entries else None
+                decode = functools.partial(_decode, sr=sr, start=start_seconds,
+                                           seconds=max_seconds)
+                future = pool.submit(decode, entries[0][1], entries[0][2]) if entries else None
                 for i, (name, path, _) in enumerate(entries):
                     bar.set_postfix_str(name[-40:], refresh=False)
                     audio, digest, error = future.result()
-                    future = (pool.submit(_decode, entries[i + 1][1], entries[i + 1][2], sr)
+                    future = (pool.submit(decode, entries[i + 1][1], entries[i + 1][2])
                               if i + 1 < len(entries) else None)
                     if error is not None:
                         skipped.append({"path": str(path), "reason": error.reason})

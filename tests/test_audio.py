@@ -531,3 +531,28 @@ def test_load_many_fails_when_nothing_is_usable(tmp_path):
 def test_errors_raised_here_are_gruv_errors():
     assert issubclass(NoUsableAudioError, GruvError)
     assert audio.SILENCE_THRESHOLD == 2.0**-15
+
+
+def test_offset_and_duration_decode_only_that_part(tmp_path):
+    sr = 44100
+    x = np.concatenate([tone(440.0, 1.0), tone(1000.0, 1.0), tone(2000.0, 1.0)])
+    path = write_wav(tmp_path / "three.wav", x, dtype="float32")
+    part = load(path, offset=1.0, duration=1.0)
+    assert part.shape == (sr,)
+    np.testing.assert_allclose(part, x[sr:2 * sr], atol=1e-6)  # sample-accurate seek
+    assert load(path, offset=2.5).shape == (sr // 2,)
+    ogg = encode(path, tmp_path / "three.ogg")
+    part = load(ogg, offset=1.0, duration=1.0)
+    spectrum = np.abs(np.fft.rfft(part))
+    assert abs(np.argmax(spectrum) * sr / part.size - 1000.0) < 2.0
+
+
+def test_offset_past_the_end_is_a_clear_error(tmp_path):
+    path = write_wav(tmp_path / "short.wav", tone(440.0, 1.0))
+    with pytest.raises(EmptyAudioError, match="no audio after 5 s") as excinfo:
+        load(path, offset=5.0)
+    assert_one_line_error(excinfo, path)
+    with pytest.raises(ParameterError):
+        load(path, offset=-1.0)
+    with pytest.raises(ParameterError):
+        load(path, duration=0.0)

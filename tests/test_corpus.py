@@ -62,10 +62,12 @@ def make_songs(folder: Path, n: int = 6) -> list[Path]:
     return paths
 
 
-def raw_features(path: Path, *, block=BLOCK, max_seconds=None, representation="fft"):
+def raw_features(path: Path, *, block=BLOCK, max_seconds=None, representation="fft",
+                 start_seconds=0.0):
     """Independent reference: scipy reads the int16 WAV, numpy's FFT per block."""
     sr, data = scipy.io.wavfile.read(path)
     x = data.astype(np.float64) / 32768.0
+    x = x[int(round(start_seconds * sr)):]
     if max_seconds is not None:
         x = x[: int(round(max_seconds * sr))]
     n_blocks = -(-len(x) // block)
@@ -273,7 +275,8 @@ def test_on_disk_format_and_manifest(prepared):
     assert m["features"] == 2 * BLOCK and m["gruvsynth_version"]
     assert m["parameters"] == {"representation": "fft", "block": BLOCK, "clip_blocks": T,
                                "dev_fraction": 0.2, "split_seed": 0, "stats_from": "train",
-                               "sr": 44100, "songs": None, "max_seconds": None}
+                               "sr": 44100, "songs": None, "max_seconds": None,
+                               "start_seconds": 0.0}
     for song, path in zip(m["songs"], paths, strict=True):
         assert song["path"] == str(path.resolve())
         assert song["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
@@ -327,6 +330,26 @@ def test_rfft_and_max_seconds_and_songs(tmp_path):
         clips_of(raw_features(tmp_path / "music" / n, max_seconds=0.5, representation="rfft"))
         for n in order])
     np.testing.assert_allclose(corpus.denormalise(x), want, atol=2e-4 * np.abs(want).max())
+    corpus.close()
+
+
+def test_start_seconds_skips_intros_and_too_short_songs(tmp_path, warnings_log):
+    paths = make_songs(tmp_path / "music", 5)  # 0.60 ... 1.12 s long
+    corpus = prepare_corpus(tmp_path / "music", tmp_path / "c", start_seconds=0.3,
+                            max_seconds=0.25, **SMALL)
+    assert corpus.manifest["parameters"]["start_seconds"] == 0.3
+    x = np.concatenate([np.asarray(corpus.clips(s)[0]) for s in ("train", "dev")])
+    order = corpus.songs("train") + corpus.songs("dev")
+    want = np.concatenate([
+        clips_of(raw_features(tmp_path / "music" / n, start_seconds=0.3, max_seconds=0.25))
+        for n in order])
+    np.testing.assert_allclose(corpus.denormalise(x), want, atol=2e-4 * np.abs(want).max())
+    corpus.close()
+    # songs shorter than the start are skipped by name, with the reason
+    corpus = prepare_corpus(paths, tmp_path / "c2", start_seconds=0.9, **SMALL)
+    assert corpus.songs() == [p.name for p in paths[3:]]
+    assert any("no audio after 0.9 s" in r.getMessage() and "song00" in r.getMessage()
+               for r in warnings_log)
     corpus.close()
 
 

@@ -36,6 +36,7 @@ examples:
 #: Defaults (each the paper's value where it has one).
 SONGS = None
 MAX_SECONDS = None
+START_SECONDS = 0.0
 REPRESENTATION = _corpus.REPRESENTATION
 BLOCK = _corpus.BLOCK
 CLIP_BLOCKS = _corpus.CLIP_BLOCKS
@@ -65,7 +66,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-seconds", type=argtypes.positive_float, default=MAX_SECONDS, metavar="S",
-        help="use at most the first S seconds of each song (default: whole songs, as the paper)",
+        help="use at most S seconds of each song, from --start-seconds on (default: whole "
+        "songs, as the paper); only that part is decoded",
+    )
+    parser.add_argument(
+        "--start-seconds", type=argtypes.non_negative_float, default=START_SECONDS,
+        metavar="S",
+        help="skip the first S seconds of each song, e.g. quiet intros when using "
+        f"--max-seconds; shorter songs are skipped (default: {START_SECONDS:g}, the paper)",
     )
     parser.add_argument(
         "--representation", choices=REPRESENTATIONS, default=REPRESENTATION,
@@ -141,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
     source = _source(args)
     with _corpus.prepare_corpus(
         source, args.out, songs=args.songs, max_seconds=args.max_seconds,
+        start_seconds=args.start_seconds,
         representation=args.representation, block=args.block, clip_blocks=args.clip_blocks,
         dev_fraction=args.dev_fraction, split_seed=args.split_seed, stats_from=args.stats_from,
         sr=args.sr, cache_dir=args.cache_dir, overwrite=args.force, progress=progress,
