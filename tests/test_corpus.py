@@ -41,9 +41,12 @@ def warnings_log():
 
     handler = Keep(level=logging.WARNING)
     logger = logging.getLogger("gruvsynth")
+    level = logger.level  # a CLI test run earlier with --quiet may have raised it
+    logger.setLevel(logging.WARNING)
     logger.addHandler(handler)
     yield records
     logger.removeHandler(handler)
+    logger.setLevel(level)
 
 
 def make_songs(folder: Path, n: int = 6) -> list[Path]:
