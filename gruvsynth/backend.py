@@ -13,6 +13,7 @@ nowhere else.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -31,6 +32,10 @@ __all__ = [
     "seed_everything",
     "enable_determinism",
     "versions",
+    "PRECISIONS",
+    "accelerator",
+    "resolve_precision",
+    "precision_scope",
 ]
 
 #: The Keras backends gruvsynth supports.
@@ -110,6 +115,10 @@ def select_backend(name: str | None = None) -> str:
     if chosen == "tensorflow":
         # TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notes) is not for users.
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        # TensorFlow enables its oneDNN CPU kernels by default only on CPUs with AVX-512; on
+        # others its default kernels are up to 15x slower for the transposed matrix products
+        # of backpropagation (docs/performance.rst).  TF_ENABLE_ONEDNN_OPTS=0 restores them.
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
     return chosen
 
 
@@ -195,3 +204,105 @@ def _devices(backend: str) -> list[str]:
     except Exception:  # a version record must never stop training
         pass
     return []
+
+
+# ---------------------------------------------------------------------------------------------
+# accelerators and numeric precision
+
+#: Values of the ``precision`` training option (see :func:`resolve_precision`).
+PRECISIONS = ("auto", "float32", "tf32", "bfloat16")
+
+#: What ``precision="auto"`` means on a GPU (measured: ``docs/performance.rst``).
+GPU_PRECISION = "tf32"
+
+
+def accelerator() -> str:
+    """``"gpu"`` if the imported Keras backend computes on a GPU (or TPU), else ``"cpu"``."""
+    backend = current_backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            return "cpu" if jax.default_backend() == "cpu" else "gpu"
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return "gpu" if tf.config.list_logical_devices("GPU") else "cpu"
+        if backend == "torch":
+            import torch
+
+            return "gpu" if torch.cuda.is_available() else "cpu"
+    except Exception:  # asking must never stop training
+        pass
+    return "cpu"
+
+
+def resolve_precision(precision: str = "auto") -> str:
+    """The precision a training session uses: ``"auto"`` resolved for the device.
+
+    ``"float32"``: float32 weights and arithmetic, matrix products included (JAX's
+    ``highest`` matrix-product precision, TensorFlow's and PyTorch's TF32 off): the paper's
+    arithmetic.  ``"tf32"``: float32 weights and element-wise arithmetic, matrix products on a
+    GPU's TF32 tensor cores (10-bit mantissa inputs, float32 sums; what JAX, TensorFlow and
+    cuDNN do by default on NVIDIA GPUs); on a CPU the same as float32.  ``"bfloat16"``: Keras's
+    ``mixed_bfloat16`` policy (float32 weights and optimizer, bfloat16 layer arithmetic, loss in
+    float32).  ``"auto"``: ``"float32"`` on a CPU, :data:`GPU_PRECISION` on a GPU.
+
+    Parameters
+    ----------
+    precision : {"auto", "float32", "tf32", "bfloat16"}
+
+    Returns
+    -------
+    precision : {"float32", "tf32", "bfloat16"}
+    """
+    if precision not in PRECISIONS:
+        raise ParameterError(
+            f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision != "auto":
+        return precision
+    return GPU_PRECISION if accelerator() == "gpu" else "float32"
+
+
+@contextlib.contextmanager
+def precision_scope(precision: str):
+    """Compute in ``precision`` (resolved, see :func:`resolve_precision`) inside the block.
+
+    Sets Keras's global dtype policy (models built inside get it; ``"mixed_bfloat16"`` for
+    ``"bfloat16"``, else ``"float32"``) and the backend's float32 matrix-product precision;
+    restores both on leaving.
+    """
+    import keras
+
+    precision = resolve_precision(precision)
+    backend = keras.backend.backend()
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(
+        "mixed_bfloat16" if precision == "bfloat16" else "float32")
+    tf32 = precision != "float32"
+    with contextlib.ExitStack() as stack:
+        if backend == "jax":
+            import jax
+
+            stack.enter_context(jax.default_matmul_precision(
+                {"float32": "highest", "tf32": "tensorfloat32"}.get(precision, "default")))
+        elif backend == "tensorflow":
+            import tensorflow as tf
+
+            old = tf.config.experimental.tensor_float_32_execution_enabled()
+            tf.config.experimental.enable_tensor_float_32_execution(tf32)
+            stack.callback(tf.config.experimental.enable_tensor_float_32_execution, old)
+        elif backend == "torch":
+            import torch
+
+            old = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
+
+            def restore():
+                torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
+
+            stack.callback(restore)
+        try:
+            yield precision
+        finally:
+            keras.mixed_precision.set_global_policy(policy)

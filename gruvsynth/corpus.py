@@ -852,9 +852,26 @@ class Corpus:
         -------
         inputs, targets : np.ndarray [shape=(k, T, D), dtype=float32]
         """
-        view = ClipArray(self, self._starts[self._check_split(split)], 0)
-        rows = self._read(view._starts[view._indices(index)], 0, extra=1)
+        rows = self.rows(split, index)
         return rows[:, :-1], rows[:, 1:]
+
+    def rows(self, split: str, index=None) -> np.ndarray:
+        """Clips with their next block: rows of ``T + 1`` normalised blocks.
+
+        Parameters
+        ----------
+        split : {"train", "dev"}
+        index : array-like of int, optional
+            Clip indices in the split (any order, repeats allowed); all clips by default.
+
+        Returns
+        -------
+        rows : np.ndarray [shape=(k, T + 1, D), dtype=float32]
+            ``rows[:, :-1]`` are the inputs and ``rows[:, 1:]`` the targets of the clips.
+        """
+        view = ClipArray(self, self._starts[self._check_split(split)], 0)
+        picked = view._starts if index is None else view._starts[view._indices(index)]
+        return self._read(picked, 0, extra=1)
 
     def song_blocks(self, name: str) -> np.ndarray:
         """All stored blocks of one song, normalised (e.g. for generation seeds).

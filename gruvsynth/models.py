@@ -16,6 +16,11 @@ because Keras 3's ``TimeDistributed`` runs a Python loop over a fixed number of 
 (``keras/src/layers/rnn/time_distributed.py``), which is 2–5× slower and uses three times the
 memory at the paper's size.  The tests check that both give the same numbers.
 
+:func:`fused_model` makes the *fused training twin* of a model with Keras's LSTM or GRU layers:
+the same variables, optimizer and function, trained faster (the recurrent input product hoisted
+out of the time loop, a hand-written backward pass through time, the whole step compiled with
+XLA); ``gruvsynth train`` uses it (``docs/performance.rst``).
+
 Recurrent cells are chosen by name (see :data:`CELLS`: ``"lstm"``, ``"gru"``,
 ``"peephole_lstm"``, ``"paper_gru"``), by a registered Keras name (``"package>Class"``), or given
 as a cell class or instance; ``docs/cells.rst`` shows how to write one.
@@ -30,6 +35,7 @@ from collections.abc import Callable
 
 import keras
 import numpy as np
+from keras import ops
 
 from gruvsynth.cells import PaperGRUCell, PeepholeLSTMCell
 from gruvsynth.errors import ParameterError
@@ -47,6 +53,9 @@ __all__ = [
     "rnn_layers",
     "describe",
     "param_count",
+    "supports_fused",
+    "fused_model",
+    "FusedTwin",
 ]
 
 DEFAULT_CELL = "lstm"
@@ -396,3 +405,336 @@ def param_count(
     total += recurrent(first_input) + (layers - 1) * recurrent(h)
     total += h * features + features
     return total
+
+
+# --- the fused training step ------------------------------------------------------------------
+#
+# Keras's LSTM and GRU layers run their cell once per time step: on the CPU each step multiplies
+# the step's input by the input kernel (40 small matrix products instead of one large one), and
+# automatic differentiation of the loop adds one (hidden × 4 hidden) weight gradient per step
+# (at the paper's size, 64 MB written and re-read 40 times per training step).  The fused twin
+# below computes exactly the same function with the same variables, but
+#
+# * the recurrent layer's input kernel is applied to all time steps at once, before the loop;
+# * the loop (``keras.ops.scan``) holds only the recurrent product and the gates;
+# * the backward pass through time is written out (the equations of the forward pass,
+#   differentiated by hand), and the recurrent kernel's gradient is one matrix product over all
+#   steps, as in cuDNN and oneDNN.
+#
+# Everything is written with ``keras.ops`` and ``keras.ops.custom_gradient``, so it runs on each
+# backend; tests compare its loss trajectory with the plain model's.
+
+
+def _split(z, parts: int):
+    return ops.split(z, parts, axis=-1)
+
+
+def _times_transposed(a, b):
+    """``a @ b.T`` for a small ``a`` (batch, n) and a large ``b`` (m, n), as ``(b @ a.T).T``.
+
+    TensorFlow's CPU kernels are ~15x slower for ``matmul(a, b, transpose_b=True)`` with a
+    large ``b`` than for ``matmul(b, a, transpose_b=True)`` (measured: 134 ms against 8 ms for
+    (5, 8192) by (2048, 8192)), and its graph optimizer folds an explicit transpose of ``b``
+    into the slow form.  XLA treats both forms alike.
+    """
+    return ops.transpose(ops.matmul(b, ops.transpose(a)))
+
+
+def _time_major(x):
+    return ops.transpose(x, (1, 0, 2))
+
+
+def _weight_gradient(h_seq, d_seq, units: int, width: int):
+    """Sum over time steps 1 … T-1 of ``h_{t-1}.T @ d_t``, as one matrix product.
+
+    ``h_seq`` (time, batch, units) are the hidden states, ``d_seq`` (time, batch, width) the
+    gradients of the recurrent products; step 0 is left out (its previous state is zero).
+    """
+    h_prev = ops.reshape(h_seq[:-1], (-1, units))
+    d = ops.reshape(d_seq[1:], (-1, width))
+    return ops.matmul(ops.transpose(h_prev), d)
+
+
+def _sequence_functions(unroll: int):
+    """The LSTM and GRU sequence functions with the time loops unrolled ``unroll`` steps."""
+    key = (type(unroll), unroll)  # True == 1 as a dict key
+    if key not in _SEQUENCES:
+        _SEQUENCES[key] = (_make_lstm_sequence(unroll), _make_gru_sequence(unroll))
+    return _SEQUENCES[key]
+
+
+_SEQUENCES: dict = {}
+
+
+def _make_lstm_sequence(unroll: int):
+    @ops.custom_gradient
+    def _lstm_sequence(zx, recurrent_kernel):
+        """Keras LSTM over a sequence whose input part ``x W + b`` is already computed.
+
+        ``zx`` is (batch, time, 4 H) in Keras's gate order i, f, c, o; returns all hidden states
+        (batch, time, H) from zero initial states.
+        """
+        units = recurrent_kernel.shape[0]
+        zeros = ops.zeros((ops.shape(zx)[0], units), dtype=zx.dtype)
+
+        # Keras's scan wants each step's output to have the carry's structure, so the carry holds
+        # everything the backward pass needs: h, c, then the gates i, f, g, o, c_{t-1}, tanh(c).
+        def forward(carry, z_x):
+            h, c = carry[0], carry[1]
+            z = z_x + ops.matmul(h, recurrent_kernel)
+            zi, zf, zg, zo = _split(z, 4)
+            i, f, g, o = ops.sigmoid(zi), ops.sigmoid(zf), ops.tanh(zg), ops.sigmoid(zo)
+            c_new = f * c + i * g
+            tc = ops.tanh(c_new)
+            new = (o * tc, c_new, i, f, g, o, c, tc)
+            return new, new
+
+        _, seq = ops.scan(forward, (zeros,) * 8, _time_major(zx), unroll=unroll)
+        h_seq, saved = seq[0], seq[2:]
+
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            zeros4 = ops.zeros((ops.shape(zx)[0], 4 * units), dtype=zx.dtype)
+
+            def backward(carry, inputs):
+                dh_next, dc_next = carry[0], carry[1]
+                up, i, f, g, o, c_prev, tc = _split(inputs, 7)
+                dh = up + dh_next
+                dc = dh * o * (1.0 - tc * tc) + dc_next
+                dz = ops.concatenate(
+                    [dc * g * i * (1.0 - i), dc * c_prev * f * (1.0 - f), dc * i * (1.0 - g * g),
+                     dh * tc * o * (1.0 - o)], axis=-1)
+                new = (_times_transposed(dz, recurrent_kernel), dc * f, dz)
+                return new, new
+
+            # one sequence to scan over: Keras's TensorFlow scan fails on several when the
+            # number of time steps is not static
+            inputs = ops.concatenate([_time_major(upstream), *saved], axis=-1)
+            _, (_, _, dz_seq) = ops.scan(backward, (zeros, zeros, zeros4), inputs,
+                                          reverse=True, unroll=unroll)
+            d_recurrent = _weight_gradient(h_seq, dz_seq, units, 4 * units)
+            return _time_major(dz_seq), d_recurrent
+
+        return _time_major(h_seq), grad
+
+    return _lstm_sequence
+
+
+def _make_gru_sequence(unroll: int):
+    @ops.custom_gradient
+    def _gru_sequence(zx, recurrent_kernel, recurrent_bias):
+        """Keras GRU (``reset_after=True``) over a sequence whose input part ``x W + b_in`` is done.
+
+        ``zx`` is (batch, time, 3 H) in Keras's gate order z, r, h; returns all hidden states
+        (batch, time, H) from a zero initial state.
+        """
+        units = recurrent_kernel.shape[0]
+        zeros = ops.zeros((ops.shape(zx)[0], units), dtype=zx.dtype)
+
+        # carry: h, then z, r, the candidate hh, the recurrent candidate part mh, h_{t-1}
+        def forward(carry, z_x):
+            h = carry[0]
+            xz, xr, xh = _split(z_x, 3)
+            mz, mr, mh = _split(ops.matmul(h, recurrent_kernel) + recurrent_bias, 3)
+            z = ops.sigmoid(xz + mz)
+            r = ops.sigmoid(xr + mr)
+            hh = ops.tanh(xh + r * mh)
+            new = (z * h + (1.0 - z) * hh, z, r, hh, mh, h)
+            return new, new
+
+        _, seq = ops.scan(forward, (zeros,) * 6, _time_major(zx), unroll=unroll)
+        h_seq, saved = seq[0], seq[1:]
+
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            zeros3 = ops.zeros((ops.shape(zx)[0], 3 * units), dtype=zx.dtype)
+
+            def backward(carry, inputs):
+                dh_next = carry[0]
+                up, z, r, hh, mh, h_prev = _split(inputs, 6)
+                dh = up + dh_next
+                da = dh * (1.0 - z) * (1.0 - hh * hh)  # pre-activation of the candidate
+                dpz = dh * (h_prev - hh) * z * (1.0 - z)
+                dpr = da * mh * r * (1.0 - r)
+                dx = ops.concatenate([dpz, dpr, da], axis=-1)
+                dm = ops.concatenate([dpz, dpr, da * r], axis=-1)
+                new = (dh * z + _times_transposed(dm, recurrent_kernel), dx, dm)
+                return new, new
+
+            inputs = ops.concatenate([_time_major(upstream), *saved], axis=-1)
+            _, (_, dx_seq, dm_seq) = ops.scan(backward, (zeros, zeros3, zeros3), inputs,
+                                              reverse=True, unroll=unroll)
+            d_recurrent = _weight_gradient(h_seq, dm_seq, units, 3 * units)
+            d_bias = ops.sum(ops.reshape(dm_seq, (-1, 3 * units)), axis=0)
+            return _time_major(dx_seq), d_recurrent, d_bias
+
+        return _time_major(h_seq), grad
+
+    return _gru_sequence
+
+
+def _value(variable, dtype):
+    """A variable's value as a tensor of ``dtype`` (a read: a custom gradient sees a tensor)."""
+    return ops.cast(variable, dtype)
+
+
+def _fusable_dense(layer) -> bool:
+    return (type(layer) is keras.layers.Dense and layer.use_bias
+            and layer.get_config().get("activation") == "linear"
+            and layer.kernel_constraint is None and layer.bias_constraint is None
+            and not getattr(layer, "lora_enabled", False)
+            and getattr(layer, "quantization_mode", None) is None)
+
+
+def _fusable_rnn(layer) -> bool:
+    if type(layer) not in (keras.layers.LSTM, keras.layers.GRU):
+        return False
+    config = layer.get_config()
+    wanted = {"activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True,
+              "dropout": 0.0, "recurrent_dropout": 0.0, "return_sequences": True,
+              "return_state": False, "go_backwards": False, "stateful": False}
+    if type(layer) is keras.layers.GRU:
+        wanted["reset_after"] = True
+    if any(config.get(key) != value for key, value in wanted.items()):
+        return False
+    cell = layer.cell
+    return all(getattr(cell, name, None) is None for name in
+               ("kernel_constraint", "recurrent_constraint", "bias_constraint"))
+
+
+def supports_fused(model: keras.Model) -> bool:
+    """Whether :func:`fused_model` can make a fused training twin of ``model``.
+
+    True for the models :func:`build_model` makes with the ``"lstm"`` and ``"gru"`` cells
+    (Keras's own layers with their default activations, bias and no dropout), any number of
+    layers, with or without the input projection.  Other cells (``"peephole_lstm"``,
+    ``"paper_gru"``, user cells) train through the plain model.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A model from :func:`build_model` (or loaded from its ``.keras`` file).
+
+    Returns
+    -------
+    supported : bool
+    """
+    layers = list(getattr(model, "layers", []))
+    if len(layers) < 2 or not _fusable_dense(layers[-1]):
+        return False
+    body = layers[:-1]
+    if body and type(body[0]) is keras.layers.Dense:
+        if not _fusable_dense(body[0]):
+            return False
+        body = body[1:]
+    return bool(body) and all(_fusable_rnn(layer) for layer in body)
+
+
+class FusedTwin(keras.Model):
+    """The training twin of a :func:`build_model` model: same variables, same function.
+
+    ``twin(x)`` equals ``model(x)`` (to float rounding; x : [shape=(batch, time, features)]);
+    the recurrent layers run with their input kernels hoisted out of the time loop and a
+    hand-written backward pass through time (see the comment above ``_make_lstm_sequence``).  Under
+    a ``mixed_bfloat16`` dtype policy the layers compute in bfloat16 and the output is float32.
+    It owns no variables: training
+    the twin trains ``model``, whose optimizer it uses, so checkpoints are written from
+    ``model`` as usual.  Make one with :func:`fused_model`.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The model to train (:func:`supports_fused` must be true).
+    unroll : int or bool
+        Time steps per iteration of the time loops (``keras.ops.scan``'s ``unroll``; ``True``
+        unrolls them entirely).  1 (a loop) by default.
+    """
+
+    def __init__(self, model, *, unroll=1, **kwargs):
+        super().__init__(name=f"{model.name}_fused", **kwargs)
+        if not supports_fused(model):
+            raise ParameterError(f"model {model.name!r} has no fused training path; "
+                                 "train the model itself")
+        if not (isinstance(unroll, bool) or (isinstance(unroll, int) and unroll >= 1)):
+            raise ParameterError(f"unroll must be a positive integer or a bool, got {unroll!r}")
+        self.model = model
+        self.unroll = unroll
+
+    # Keras's TensorFlow trainer turns XLA off whenever TensorFlow's op determinism is on (which
+    # gruvsynth's training enables), because some ops have no deterministic XLA kernel.  The
+    # twin's step uses none of them (matrix products, element-wise maths, slicing, stacking),
+    # and the tests check that two XLA runs give bit-identical weights, so the twin keeps the
+    # setting it was compiled with.
+    @property
+    def jit_compile(self):
+        return getattr(self, "_twin_jit_compile", False)
+
+    @jit_compile.setter
+    def jit_compile(self, value):
+        self._twin_jit_compile = bool(value)
+
+    def build(self, input_shape):
+        if not self.model.built:
+            self.model.build(input_shape)
+        self.built = True
+
+    def compute_output_spec(self, x, training=False):
+        return self.model.compute_output_spec(x)
+
+    def call(self, x, training=False):
+        lstm_sequence, gru_sequence = _sequence_functions(self.unroll)
+        y = x
+        for layer in self.model.layers:
+            # Each layer computes in its dtype policy's compute dtype, as Keras does (float32
+            # by default; bfloat16 under ``mixed_bfloat16``, with float32 weights).
+            dtype = layer.compute_dtype
+            y = ops.cast(y, dtype)
+            if isinstance(layer, keras.layers.Dense):
+                y = ops.add(ops.matmul(y, _value(layer.kernel, dtype)),
+                            _value(layer.bias, dtype))
+            elif type(layer) is keras.layers.LSTM:
+                cell = layer.cell
+                zx = ops.add(ops.matmul(y, _value(cell.kernel, dtype)), _value(cell.bias, dtype))
+                y = lstm_sequence(zx, _value(cell.recurrent_kernel, dtype))
+            else:  # keras.layers.GRU with reset_after=True: bias rows = (input, recurrent)
+                cell = layer.cell
+                bias = _value(cell.bias, dtype)
+                zx = ops.add(ops.matmul(y, _value(cell.kernel, dtype)), bias[0])
+                y = gru_sequence(zx, _value(cell.recurrent_kernel, dtype), bias[1])
+        # the loss in float32 even when the layers compute in bfloat16
+        return ops.cast(y, self.model.layers[-1].variable_dtype)
+
+
+def fused_model(model: keras.Model, *, jit_compile="auto", unroll=1) -> FusedTwin | None:
+    """A compiled fused training twin of ``model``, or None where there is none.
+
+    Train with ``twin.train_on_batch(x, y)`` (or ``fit``/``test_on_batch``) instead of
+    ``model.train_on_batch``: the loss, the optimizer (``model.optimizer``, shared, so its
+    state is saved with ``model``) and the weights are the model's; only the computation is
+    faster.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A compiled model from :func:`build_model` (or loaded from its ``.keras`` file).
+    jit_compile : bool or "auto"
+        Compile the whole training step with XLA.  ``"auto"``: on the TensorFlow and JAX
+        backends (on a CPU, TensorFlow's XLA step was faster and smaller than its plain graph:
+        ``docs/performance.rst``), not on PyTorch (``torch.compile``, not measured).
+    unroll : int or bool
+        Time steps per iteration of the time loops (see :class:`FusedTwin`).
+
+    Returns
+    -------
+    twin : FusedTwin or None
+        None when :func:`supports_fused` is false or the model is not compiled.
+    """
+    if not supports_fused(model) or getattr(model, "optimizer", None) is None:
+        return None
+    if jit_compile == "auto":
+        jit_compile = keras.backend.backend() != "torch"  # torch.compile: not measured
+    twin = FusedTwin(model, unroll=unroll)
+    twin.compile(optimizer=model.optimizer, loss=model.loss, jit_compile=bool(jit_compile))
+    return twin

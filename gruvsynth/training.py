@@ -143,6 +143,10 @@ class TrainConfig:
         How many of the newest checkpoints to keep (0 keeps all).
     backend : {"tensorflow", "jax", "torch"} or None
         Keras backend; ``None`` uses ``KERAS_BACKEND`` if set, else TensorFlow.
+    precision : {"auto", "float32", "tf32", "bfloat16"}
+        Arithmetic (:func:`gruvsynth.backend.resolve_precision`): ``"auto"`` is float32 (the
+        paper's) on a CPU and TF32 matrix products on a GPU; ``"bfloat16"`` is Keras's
+        ``mixed_bfloat16`` (float32 weights and optimizer).
     """
 
     cell: object = "lstm"
@@ -157,6 +161,7 @@ class TrainConfig:
     eval_every: int = 1
     keep_checkpoints: int = 3
     backend: str | None = None
+    precision: str = "auto"
 
     def __post_init__(self):
         for name in ("hidden", "layers", "epochs", "batch_size", "checkpoint_every",
@@ -178,6 +183,11 @@ class TrainConfig:
             if self.backend not in BACKENDS:
                 raise ParameterError(
                     f"backend must be one of {', '.join(BACKENDS)} or None, got {self.backend!r}")
+        from gruvsynth.backend import PRECISIONS
+
+        if self.precision not in PRECISIONS:
+            raise ParameterError(
+                f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if isinstance(self.cell, str) and not self.cell.strip():
             raise ParameterError("cell must not be empty")
 
@@ -715,11 +725,16 @@ def _resolve_run_dir(run_dir, spec, hidden: int) -> Path:
     return Path("runs").absolute() / f"{stamp}-{_cell_label(spec)}-h{hidden}"
 
 
+#: Options added after runs were first written, with the value an older run had.
+_ADDED_DEFAULTS = {"precision": "auto"}
+
+
 def _differences(old: dict, new: dict) -> list[str]:
     out = []
     for key in _COMPARED_KEYS:
-        if old.get(key) != new.get(key):
-            out.append(f"{key}: {old.get(key)!r} in the run, {new.get(key)!r} now")
+        before = old.get(key, _ADDED_DEFAULTS.get(key))
+        if before != new.get(key):
+            out.append(f"{key}: {before!r} in the run, {new.get(key)!r} now")
     return out
 
 
@@ -793,17 +808,26 @@ class _KerasSteps:
     The training loop talks to the model only through :meth:`train_epoch` and
     :meth:`evaluate`, so a faster path (data resident on the device, several steps per
     compiled call, a distribution strategy) can replace this class without touching the loop.
+
+    Models with Keras's LSTM or GRU layers (the ``"lstm"`` and ``"gru"`` cells) step through
+    their fused twin (:func:`gruvsynth.models.fused_model`: the same variables, optimizer and
+    function, with the recurrent input product hoisted out of the time loop, a hand-written
+    backward pass through time and the whole step compiled with XLA; ``docs/performance.rst``);
+    other cells through the model itself.
     """
 
     def __init__(self, model):
+        from gruvsynth.models import fused_model
+
         self.model = model
+        self.trainer = fused_model(model) or model
 
     def train_epoch(self, batches: Iterator[tuple[np.ndarray, np.ndarray]], *, bar=None):
         """Train on every batch; return (mean loss weighted by batch size, index of the first
         non-finite batch loss or None, that loss)."""
         total, count = 0.0, 0
         for i, (x, y) in enumerate(batches):
-            loss = float(self.model.train_on_batch(x, y))
+            loss = float(self.trainer.train_on_batch(x, y))
             if not math.isfinite(loss):
                 return float("nan"), i, loss
             total += loss * len(x)
@@ -817,7 +841,7 @@ class _KerasSteps:
         """Mean loss over every batch, weighted by batch size (= MSE over all clips)."""
         total, count = 0.0, 0
         for x, y in batches:
-            total += float(self.model.test_on_batch(x, y)) * len(x)
+            total += float(self.trainer.test_on_batch(x, y)) * len(x)
             count += len(x)
         return total / count if count else float("nan")
 
@@ -836,7 +860,9 @@ def _read_batch(corpus, split: str, index: np.ndarray) -> tuple[np.ndarray, np.n
 
 def _batches(corpus, split: str, order: np.ndarray, batch_size: int):
     """Batches of clips in ``order``, read from disk one batch ahead in a background thread."""
-    chunks = [np.sort(order[i:i + batch_size]) for i in range(0, len(order), batch_size)]
+    from gruvsynth.resident import chunks as _chunks
+
+    chunks = _chunks(order, batch_size)
     if not chunks:
         return
     with concurrent.futures.ThreadPoolExecutor(max_workers=1,
@@ -941,7 +967,8 @@ def _progress(total: int, initial: int, desc: str, enabled: bool):
 
 
 def train(corpus_dir, run_dir=None, *, config: TrainConfig | None = None, progress: bool = True,
-          distribute=None, **overrides) -> Run:
+          distribute=None, feed: str = "auto", steps_per_call: int | None = None,
+          **overrides) -> Run:
     """Train a GRUV model on a prepared corpus, or resume an interrupted run.
 
     Parameters
@@ -963,6 +990,16 @@ def train(corpus_dir, run_dir=None, *, config: TrainConfig | None = None, progre
         part of the run's configuration: a run may resume with another setting.  On a
         process other than process 0 / the chief, nothing is written to ``run_dir`` and the
         returned run is that process's private copy (see :mod:`gruvsynth.distribute`).
+    feed : {"auto", "stream", "resident"}
+        How batches reach the model (:mod:`gruvsynth.resident`): ``"stream"`` reads each batch
+        from the corpus file and hands it over as numpy arrays; ``"resident"`` (JAX only)
+        copies the clips to the device once and runs several steps per compiled call;
+        ``"auto"`` is resident on a JAX GPU when the clips fit in a quarter of its free
+        memory, else streamed.  Not part of the run's configuration (the batches and the
+        arithmetic are the same).
+    steps_per_call : int, optional
+        Training steps per compiled call with the resident feed (default
+        :data:`gruvsynth.resident.DEFAULT_STEPS_PER_CALL`).
     **overrides
         Fields of :class:`TrainConfig` to change, e.g. ``hidden=64, epochs=10``.
 
@@ -998,6 +1035,15 @@ def train(corpus_dir, run_dir=None, *, config: TrainConfig | None = None, progre
     progress = progress and dist.is_chief
     import keras  # noqa: F401  (the backend is fixed from here on)
 
+    from gruvsynth import resident
+
+    if feed != "auto":  # refuse a feed that cannot run before anything is written
+        resident.choose_feed(feed, backend=backend, distributed=dist.enabled, nbytes=0)
+    if steps_per_call is not None and (isinstance(steps_per_call, bool)
+                                       or not isinstance(steps_per_call, numbers.Integral)
+                                       or steps_per_call < 1):
+        raise ParameterError(f"steps_per_call must be a positive integer, got {steps_per_call!r}")
+
     corpus = open_corpus(corpus_dir)
     try:
         n_train = len(corpus.clips("train")[0])
@@ -1022,14 +1068,49 @@ def train(corpus_dir, run_dir=None, *, config: TrainConfig | None = None, progre
                 record = _prepare_folder(path, resolved)
                 return _train_locked(path, record, cfg, corpus, progress=progress,
                                      seed_everything=seed_everything,
-                                     enable_determinism=enable_determinism, dist=dist)
+                                     enable_determinism=enable_determinism, dist=dist,
+                                     feed=feed, steps_per_call=steps_per_call)
     finally:
         corpus.close()
 
 
 def _train_locked(path: Path, record: dict, cfg: TrainConfig, corpus, *, progress: bool,
-                  seed_everything, enable_determinism, dist=None) -> Run:
+                  seed_everything, enable_determinism, dist=None, feed="auto",
+                  steps_per_call=None) -> Run:
+    from gruvsynth.backend import precision_scope
+
+    with precision_scope(record.get("precision", "auto")) as precision:
+        return _train_session(path, record, cfg, corpus, progress=progress,
+                              seed_everything=seed_everything,
+                              enable_determinism=enable_determinism, dist=dist, feed=feed,
+                              steps_per_call=steps_per_call, precision=precision)
+
+
+def _make_steps(model, corpus, record: dict, *, dist, feed: str, steps_per_call):
+    """The steps object of a session and the feed it uses."""
+    from gruvsynth import resident
+
+    if dist is not None and dist.enabled:
+        resident.choose_feed(feed, backend=record["backend"], distributed=True, nbytes=0)
+        return dist.steps(model), "stream"
+    nbytes = resident.ResidentSteps.nbytes(record["train_clips"] + record["dev_clips"],
+                                           record["clip_blocks"], record["features"])
+    chosen = resident.choose_feed(feed, backend=record["backend"], distributed=False,
+                                  nbytes=nbytes)
+    if chosen == "stream":
+        return _KerasSteps(model), chosen
+    rows = {"train": corpus.rows("train")}
+    if record["dev_clips"]:
+        rows["dev"] = corpus.rows("dev")
+    return resident.ResidentSteps(model, rows, steps_per_call=steps_per_call
+                                  or resident.DEFAULT_STEPS_PER_CALL), chosen
+
+
+def _train_session(path: Path, record: dict, cfg: TrainConfig, corpus, *, progress: bool,
+                   seed_everything, enable_determinism, dist, feed, steps_per_call,
+                   precision: str) -> Run:
     from gruvsynth.models import build_model
+    from gruvsynth.resident import chunks
 
     _clean_temporaries(path)
     record.setdefault("created", _dt.datetime.now().astimezone().isoformat(timespec="seconds"))
@@ -1071,7 +1152,12 @@ def _train_locked(path: Path, record: dict, cfg: TrainConfig, corpus, *, progres
     n_train, n_dev = record["train_clips"], record["dev_clips"]
     if n_dev == 0:
         log.warning("%s: the corpus has no dev clips, so there is no dev loss", corpus.path)
-    steps = dist.steps(model) if dist is not None else _KerasSteps(model)
+    steps, chosen_feed = _make_steps(model, corpus, record, dist=dist, feed=feed,
+                                     steps_per_call=steps_per_call)
+    resident_feed = getattr(steps, "resident", False)
+    versions_record["sessions"][-1].update(precision=precision, feed=chosen_feed)
+    _atomic_write_text(path / VERSIONS_NAME, _json_text(versions_record))
+    log.info("%s: precision %s, %s feed", path, precision, chosen_feed)
     n_batches = math.ceil(n_train / cfg.batch_size)
     last_ckpt, last_ckpt_epoch = ckpt, (start if ckpt is not None else None)
     t_start = time.perf_counter()
@@ -1081,8 +1167,12 @@ def _train_locked(path: Path, record: dict, cfg: TrainConfig, corpus, *, progres
             t0 = time.perf_counter()
             order = epoch_order(n_train, seed=cfg.seed, epoch=epoch)
             with _progress_batches(n_batches, epoch, progress and n_batches > 1) as inner:
-                loss, bad, bad_loss = steps.train_epoch(
-                    _batches(corpus, "train", order, cfg.batch_size), bar=inner)
+                if resident_feed:
+                    loss, bad, bad_loss = steps.train_indices(chunks(order, cfg.batch_size),
+                                                              bar=inner)
+                else:
+                    loss, bad, bad_loss = steps.train_epoch(
+                        _batches(corpus, "train", order, cfg.batch_size), bar=inner)
             if bad is not None:
                 where = (f"{last_ckpt} (epoch {last_ckpt_epoch})" if last_ckpt is not None
                          else "none (no checkpoint was written yet)")
@@ -1092,7 +1182,11 @@ def _train_locked(path: Path, record: dict, cfg: TrainConfig, corpus, *, progres
                     f"learning rate (now {cfg.learning_rate:g})")
             dev = float("nan")
             if n_dev and epoch % cfg.eval_every == 0:
-                dev = steps.evaluate(_batches(corpus, "dev", np.arange(n_dev), cfg.batch_size))
+                if resident_feed:
+                    dev = steps.evaluate_indices(chunks(np.arange(n_dev), cfg.batch_size))
+                else:
+                    dev = steps.evaluate(_batches(corpus, "dev", np.arange(n_dev),
+                                                  cfg.batch_size))
             history.append({"epoch": epoch, "loss": loss, "dev_loss": dev,
                             "seconds": time.perf_counter() - t0})
             _write_history(path, history)
@@ -1150,7 +1244,7 @@ def _write_state(path: Path, epoch: int, checkpoint: Path, *, final_epoch: int |
 
 
 def resume(run_dir, *, epochs: int | None = None, backend: str | None = None,
-           progress: bool = True) -> Run:
+           progress: bool = True, feed: str = "auto", steps_per_call: int | None = None) -> Run:
     """Continue training a run folder with its own configuration (and corpus).
 
     Parameters
@@ -1163,6 +1257,8 @@ def resume(run_dir, *, epochs: int | None = None, backend: str | None = None,
         Continue on this backend.  Default: ``KERAS_BACKEND`` if set, else the run's own.
     progress : bool
         Show progress bars and a summary.
+    feed, steps_per_call
+        As :func:`train`.
 
     Returns
     -------
@@ -1172,5 +1268,6 @@ def resume(run_dir, *, epochs: int | None = None, backend: str | None = None,
     cfg = TrainConfig.from_dict(run.config)
     backend = backend or os.environ.get("KERAS_BACKEND") or run.config.get("backend")
     cfg = cfg.replace(backend=backend)
-    return train(run.config["corpus"], run.path, config=cfg, progress=progress, epochs=epochs)
+    return train(run.config["corpus"], run.path, config=cfg, progress=progress, epochs=epochs,
+                 feed=feed, steps_per_call=steps_per_call)
 

@@ -7,8 +7,10 @@ import os
 import sys
 from pathlib import Path
 
+from gruvsynth.backend import PRECISIONS
 from gruvsynth.distribute import MODES, DistributeConfig
 from gruvsynth.errors import ParameterError
+from gruvsynth.resident import DEFAULT_STEPS_PER_CALL, FEEDS
 from gruvsynth.training import TrainConfig
 
 HELP = "train an LSTM/GRU model on a prepared corpus (resumable)"
@@ -75,9 +77,11 @@ TOML_KEYS = {
     "seed": "seed", "checkpoint_every": "checkpoint_every", "eval_every": "eval_every",
     "keep_checkpoints": "keep_checkpoints", "backend": "backend",
     "input_projection": "input_projection", "no_input_projection": "input_projection",
+    "precision": "precision",
 }
 #: TOML keys that are not training-config fields.
-TOML_OTHER_KEYS = ("corpus", "corpus_dir", "out", "run_dir", "quiet")
+TOML_OTHER_KEYS = ("corpus", "corpus_dir", "out", "run_dir", "quiet", "feed",
+                   "steps_per_call")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -129,6 +133,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--backend", choices=("tensorflow", "jax", "torch"),
         help="Keras backend (default: $KERAS_BACKEND if set, else tensorflow; the paper used "
              "Theano)")
+    t.add_argument(
+        "--precision", choices=PRECISIONS,
+        help="arithmetic: float32 (the paper's), tf32 (float32 with TF32 matrix products on "
+             "GPUs), bfloat16 (Keras's mixed_bfloat16: float32 weights, bfloat16 layer "
+             "arithmetic); auto = float32 on a CPU, tf32 on a GPU (default: auto)")
+    t.add_argument(
+        "--feed", choices=FEEDS, default=None,
+        help="how batches reach the model: stream (read from the corpus each step), resident "
+             "(jax: the clips copied to the device once, several steps per compiled call), "
+             "auto = resident on a JAX GPU where the clips fit (default: auto; not part of "
+             "the run's settings)")
+    t.add_argument(
+        "--steps-per-call", type=int, metavar="N",
+        help=f"training steps per compiled call with the resident feed "
+             f"(default: {DEFAULT_STEPS_PER_CALL})")
     c = parser.add_argument_group("checkpoints and settings")
     c.add_argument(
         "--checkpoint-every", type=int, metavar="K",
@@ -260,7 +279,18 @@ def run(args: argparse.Namespace) -> int:
         dist = DistributeConfig(mode=getattr(args, "distribute", DEFAULT_DISTRIBUTE),
                                 devices=args.devices, coordinator=args.coordinator,
                                 num_processes=args.num_processes, process_id=args.process_id)
-    train(corpus, out, config=config, progress=not quiet, distribute=dist)
+    feed = getattr(args, "feed", None) or other.get("feed") or "auto"
+    steps_per_call = getattr(args, "steps_per_call", None)
+    if steps_per_call is None:
+        steps_per_call = other.get("steps_per_call")
+    if steps_per_call is not None and (isinstance(steps_per_call, bool)
+                                       or not isinstance(steps_per_call, int)
+                                       or steps_per_call < 1):
+        raise ParameterError(f"steps_per_call must be a positive integer, got {steps_per_call!r}")
+    if feed not in FEEDS:
+        raise ParameterError(f"feed must be one of {', '.join(FEEDS)}, got {feed!r}")
+    train(corpus, out, config=config, progress=not quiet, distribute=dist, feed=feed,
+          steps_per_call=steps_per_call)
     return 0
 
 
