@@ -41,15 +41,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import numbers
 import os
 import sys
-from collections.abc import Iterator
 
 import numpy as np
 
 from gruvsynth.errors import ParameterError
+from gruvsynth.training import _KerasSteps
 
 __all__ = ["MODES", "DistributeConfig", "start", "local_steps"]
 
@@ -162,48 +161,23 @@ def pad_batch(x: np.ndarray, y: np.ndarray, replicas: int):
 
 def local_steps(model):
     """The single-device steps of :mod:`gruvsynth.training` (``_KerasSteps``) for ``model``."""
-    from gruvsynth.training import _KerasSteps
-
     return _KerasSteps(model)
 
 
-class _Steps:
-    """Train/eval steps with the global batch split over replicas (same interface as
-    ``gruvsynth.training._KerasSteps``: :meth:`train_epoch`, :meth:`evaluate`,
-    :meth:`weights_finite`)."""
+class _Steps(_KerasSteps):
+    """Train/eval steps with the global batch split over replicas: ``_KerasSteps``'s loop
+    (:meth:`train_epoch`, :meth:`evaluate`, :meth:`weights_finite`) with each batch run on the
+    model itself through the distributor, inside its scope."""
 
     def __init__(self, model, dist: _Distributor):
-        self.model = model
+        self.model = self.trainer = model
         self.dist = dist
 
-    def train_epoch(self, batches: Iterator[tuple[np.ndarray, np.ndarray]], *, bar=None):
-        """Train on every batch; return (mean loss weighted by batch size, index of the first
-        non-finite batch loss or None, that loss)."""
-        total, count = 0.0, 0
-        with self.dist.scope():
-            for i, (x, y) in enumerate(batches):
-                loss = self.dist.run_batch(self.model, x, y, train=True)
-                if not math.isfinite(loss):
-                    return float("nan"), i, loss
-                total += loss * len(x)
-                count += len(x)
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{total / count:.4g}", refresh=False)
-        return total / max(count, 1), None, None
+    def _scope(self):
+        return self.dist.scope()
 
-    def evaluate(self, batches: Iterator[tuple[np.ndarray, np.ndarray]]) -> float:
-        """Mean loss over every batch, weighted by batch size (= MSE over all clips)."""
-        total, count = 0.0, 0
-        with self.dist.scope():
-            for x, y in batches:
-                total += self.dist.run_batch(self.model, x, y, train=False) * len(x)
-                count += len(x)
-        return total / count if count else float("nan")
-
-    def weights_finite(self) -> bool:
-        """Whether every weight is finite (checked before a checkpoint is written)."""
-        return all(bool(np.isfinite(np.asarray(w)).all()) for w in self.model.get_weights())
+    def _batch_loss(self, x: np.ndarray, y: np.ndarray, *, train: bool) -> float:
+        return self.dist.run_batch(self.model, x, y, train=train)
 
 
 # ---------------------------------------------------------------------------------------------

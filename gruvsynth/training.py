@@ -822,27 +822,38 @@ class _KerasSteps:
         self.model = model
         self.trainer = fused_model(model) or model
 
+    def _scope(self):
+        """Context the batches run in (a distribution strategy's scope in a subclass)."""
+        return contextlib.nullcontext()
+
+    def _batch_loss(self, x: np.ndarray, y: np.ndarray, *, train: bool) -> float:
+        """One batch through a train or test step; its mean loss."""
+        step = self.trainer.train_on_batch if train else self.trainer.test_on_batch
+        return float(step(x, y))
+
     def train_epoch(self, batches: Iterator[tuple[np.ndarray, np.ndarray]], *, bar=None):
         """Train on every batch; return (mean loss weighted by batch size, index of the first
         non-finite batch loss or None, that loss)."""
         total, count = 0.0, 0
-        for i, (x, y) in enumerate(batches):
-            loss = float(self.trainer.train_on_batch(x, y))
-            if not math.isfinite(loss):
-                return float("nan"), i, loss
-            total += loss * len(x)
-            count += len(x)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{total / count:.4g}", refresh=False)
+        with self._scope():
+            for i, (x, y) in enumerate(batches):
+                loss = self._batch_loss(x, y, train=True)
+                if not math.isfinite(loss):
+                    return float("nan"), i, loss
+                total += loss * len(x)
+                count += len(x)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{total / count:.4g}", refresh=False)
         return total / max(count, 1), None, None
 
     def evaluate(self, batches: Iterator[tuple[np.ndarray, np.ndarray]]) -> float:
         """Mean loss over every batch, weighted by batch size (= MSE over all clips)."""
         total, count = 0.0, 0
-        for x, y in batches:
-            total += float(self.trainer.test_on_batch(x, y)) * len(x)
-            count += len(x)
+        with self._scope():
+            for x, y in batches:
+                total += self._batch_loss(x, y, train=False) * len(x)
+                count += len(x)
         return total / count if count else float("nan")
 
     def weights_finite(self) -> bool:
@@ -1090,8 +1101,7 @@ def _make_steps(model, corpus, record: dict, *, dist, feed: str, steps_per_call)
     """The steps object of a session and the feed it uses."""
     from gruvsynth import resident
 
-    if dist is not None and dist.enabled:
-        resident.choose_feed(feed, backend=record["backend"], distributed=True, nbytes=0)
+    if dist is not None and dist.enabled:  # train() refused feed="resident" already
         return dist.steps(model), "stream"
     nbytes = resident.ResidentSteps.nbytes(record["train_clips"] + record["dev_clips"],
                                            record["clip_blocks"], record["features"])
