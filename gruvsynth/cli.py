@@ -3,7 +3,10 @@
 ``gruvsynth inspect``, ``gruvsynth prepare``, ``gruvsynth train``, ... Each subcommand lives in
 ``gruvsynth/commands/<name>.py`` and can also be run alone through its ``main(argv=None)``.
 Errors caused by bad input (:class:`gruvsynth.errors.GruvError`) are printed as one line,
-without a traceback, and give exit status 1; an interrupted command exits with 130.
+without a traceback, and give exit status 1; an interrupted command exits with 130.  When the
+reader of the output goes away (``gruvsynth prepare ... | head -1``) the command stops writing
+and exits with 141 (128 + SIGPIPE, what a program killed by the broken pipe would give), without
+a traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from gruvsynth import __version__
@@ -18,6 +22,9 @@ from gruvsynth.errors import GruvError
 
 #: Subcommands in pipeline order: name -> module under ``gruvsynth.commands``.
 COMMANDS: tuple[str, ...] = ("inspect", "prepare", "train", "generate", "evaluate", "report")
+
+#: Exit status when the output's reader has gone away (128 + SIGPIPE).
+EXIT_BROKEN_PIPE = 141
 
 log = logging.getLogger("gruvsynth")
 
@@ -81,13 +88,28 @@ def run_command(module, args: argparse.Namespace) -> int:
     """Run a parsed subcommand, turning package errors into one-line messages."""
     setup_logging(getattr(args, "verbosity", 0))
     try:
-        return int(module.run(args) or 0)
+        code = int(module.run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here rather than at exit
+        return code
     except GruvError as exc:
-        print(f"gruvsynth {args.command}: error: {exc}", file=sys.stderr)
+        print(f"gruvsynth {args.command}: error: {exc.cli_message()}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"gruvsynth {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (e.g. captured)
+        pass
 
 
 def subcommand_main(name: str, argv: list[str] | None = None) -> int:

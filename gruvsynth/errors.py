@@ -5,6 +5,11 @@ is a :class:`GruvError`, so callers can catch one class.  Messages are one line 
 the file (where there is one) and the reason.  Subclasses also derive from the matching
 built-in exception where one exists (``FileNotFoundError``, ``ValueError``) so that
 generic handlers keep working.
+
+An error may carry a *hint*, what to do about it, in two wordings: one for Python callers
+(``hint``, e.g. "pass overwrite=True to replace it") and one for the ``gruvsynth`` command
+(``cli_hint``, e.g. "use --force to replace it").  ``str(error)`` gives the message with the
+Python wording; the command prints :meth:`GruvError.cli_message`, with the command's wording.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ __all__ = [
     "AudioError",
     "MissingFileError",
     "EmptyFileError",
+    "UnreadableFileError",
     "NotAudioError",
     "CorruptAudioError",
     "EmptyAudioError",
@@ -28,11 +34,42 @@ __all__ = [
     "RunError",
     "CheckpointError",
     "TrainingDivergedError",
+    "OutputError",
 ]
 
 
 class GruvError(Exception):
-    """Base class of every error gruvsynth raises on bad input."""
+    """Base class of every error gruvsynth raises on bad input.
+
+    Parameters
+    ----------
+    *args
+        The message (one line), as for :class:`Exception`.
+    hint : str, optional
+        What to do about it, worded for Python callers; appended to the message after "; ".
+    cli_hint : str, optional
+        The same worded for the ``gruvsynth`` command (its options rather than parameter
+        names); :meth:`cli_message` uses it instead of ``hint``.
+    """
+
+    def __init__(self, *args, hint: str | None = None, cli_hint: str | None = None):
+        super().__init__(*args)
+        self.hint = hint
+        self.cli_hint = cli_hint
+
+    def _base(self) -> str:
+        return super().__str__()
+
+    def __str__(self) -> str:
+        return _join(self._base(), self.hint)
+
+    def cli_message(self) -> str:
+        """The message with the command line's wording of the hint (what ``gruvsynth`` prints)."""
+        return _join(self._base(), self.cli_hint or self.hint)
+
+
+def _join(message: str, hint: str | None) -> str:
+    return f"{message}; {hint}" if hint else message
 
 
 class ParameterError(GruvError, ValueError):
@@ -48,18 +85,27 @@ class AudioError(GruvError):
         The file concerned; it is named in the message.
     reason : str
         What is wrong, in a few words.
+    **kwargs
+        ``hint`` and ``cli_hint``, as for :class:`GruvError`.
     """
 
-    def __init__(self, path: str | os.PathLike, reason: str):
+    def __init__(self, path: str | os.PathLike, reason: str, **kwargs):
         self.path = os.fspath(path)
         self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+        super().__init__(f"{self.path}: {reason}", **kwargs)
 
 
 class MissingFileError(AudioError, FileNotFoundError):
     """The audio file does not exist."""
 
-    def __str__(self) -> str:  # FileNotFoundError would otherwise format errno fields
+    def _base(self) -> str:  # FileNotFoundError would otherwise format errno fields
+        return f"{self.path}: {self.reason}"
+
+
+class UnreadableFileError(AudioError, PermissionError):
+    """The file, or a folder on the way to it, cannot be read (permission denied)."""
+
+    def _base(self) -> str:  # PermissionError would otherwise format errno fields
         return f"{self.path}: {self.reason}"
 
 
@@ -109,3 +155,26 @@ class CheckpointError(RunError):
 
 class TrainingDivergedError(GruvError):
     """The training loss became NaN or infinite."""
+
+
+class OutputError(GruvError, OSError):
+    """A file or folder cannot be written: permission denied, a read-only or virtual file
+    system (``/proc``, ``/sys``), no space left, or the name is taken by something else.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file or folder that could not be written; it is named in the message.
+    reason : str
+        Why, in a few words (usually the system's ``strerror``).
+    **kwargs
+        ``hint`` and ``cli_hint``, as for :class:`GruvError`.
+    """
+
+    def __init__(self, path: str | os.PathLike, reason: str, **kwargs):
+        self.path = os.fspath(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: cannot write here ({reason})", **kwargs)
+
+    def _base(self) -> str:  # OSError would otherwise format errno fields
+        return f"{self.path}: cannot write here ({self.reason})"

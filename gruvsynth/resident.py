@@ -91,7 +91,9 @@ def choose_feed(feed: str, *, backend: str, distributed: bool, nbytes: int) -> s
     if feed == "resident":
         if backend != "jax":
             raise ParameterError(f"feed 'resident' needs the JAX backend (this run uses "
-                                 f"{backend}); use feed 'stream' or --backend jax")
+                                 f"{backend})",
+                                 hint="use feed='stream' or backend='jax'",
+                                 cli_hint="use --feed stream or --backend jax")
         if distributed:
             raise ParameterError("feed 'resident' does not combine with data-parallel "
                                  "training; use feed 'stream'")
