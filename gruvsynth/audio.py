@@ -52,6 +52,16 @@ more than :data:`CLIP_WARN_SHARE` (0.1 %) of the samples were clipped, else at I
 (lossy decoders routinely overshoot by a few samples on loud masters).
 
 ffmpeg and ffprobe run with ``-nostdin`` and a time limit (:data:`FFMPEG_TIMEOUT`).
+
+What ffmpeg may read
+--------------------
+A path is checked first (it exists, is a regular file, not empty, readable), then handed to
+ffmpeg/ffprobe as ``file:`` followed by its absolute path, with ``-protocol_whitelist file``:
+a name is never taken as an option (``-rf.wav``), as another protocol (``concat:a.wav``,
+``http://...``) or as a protocol that does not exist (``Intro:Remix.wav``), and the file can
+make ffmpeg open no network address.  ffmpeg writes to its standard output (``pipe:1``) only.
+A file that is itself a list of other files (an ffconcat script, an HLS playlist) can still
+make ffmpeg read those local files; see ``docs/security.rst``.
 """
 
 from __future__ import annotations
@@ -63,6 +73,7 @@ import math
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
@@ -83,6 +94,7 @@ from gruvsynth.errors import (
     NotAudioError,
     ParameterError,
     SilentAudioError,
+    UnreadableFileError,
 )
 from gruvsynth.fileio import atomic_path
 
@@ -96,7 +108,10 @@ __all__ = [
     "AudioInfo",
     "FileReport",
     "NoUsableAudioError",
+    "FFMPEG_PROTOCOLS",
+    "ffmpeg_input",
     "list_audio_files",
+    "scan_audio_files",
     "probe",
     "load",
     "load_many",
@@ -136,6 +151,9 @@ SILENCE_BLOCK_SECONDS = 0.25
 
 #: Longest time (seconds) ffprobe or ffmpeg may take on one file before it is stopped.
 FFMPEG_TIMEOUT = 600.0
+
+#: The only protocols ffmpeg and ffprobe may use to read input (``-protocol_whitelist``).
+FFMPEG_PROTOCOLS = "file"
 
 _CHUNK_FRAMES = 1 << 16
 
@@ -264,6 +282,77 @@ class _Decoded:
 # files and tools
 
 
+def _unreadable(path: Path, what: str = "cannot be read") -> UnreadableFileError:
+    return UnreadableFileError(path, f"{what} (permission denied)")
+
+
+def _walk(folder: Path, recursive: bool, found: set, problems: list) -> None:
+    """Add the audio files under ``folder`` to ``found``; unreadable folders to ``problems``."""
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except PermissionError:
+        problems.append(_unreadable(folder, "folder cannot be read"))
+        return
+    except OSError as exc:
+        problems.append(UnreadableFileError(folder, f"folder cannot be read ({exc.strerror})"))
+        return
+    for entry in entries:
+        if entry.name.startswith("."):  # hidden files and folders (macOS's ._song.mp3, .git)
+            continue
+        path = folder / entry.name
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                if recursive:
+                    _walk(path, recursive, found, problems)
+            elif Path(entry.name).suffix.lower() in AUDIO_EXTENSIONS and entry.is_file():
+                found.add(path)
+        except OSError:
+            problems.append(_unreadable(path))
+
+
+def scan_audio_files(paths, *, recursive: bool = True) -> tuple[list[Path], list[AudioError]]:
+    """The audio files among ``paths``, and the paths that could not be looked at.
+
+    Parameters
+    ----------
+    paths : str, os.PathLike or iterable of them
+        Files and folders, as for :func:`list_audio_files`.
+    recursive : bool
+        Search sub-folders too.
+
+    Returns
+    -------
+    files : list of pathlib.Path
+        Sorted, without duplicates.
+    problems : list of AudioError
+        A :class:`~gruvsynth.errors.MissingFileError` for each path that does not exist and
+        an :class:`~gruvsynth.errors.UnreadableFileError` for each path, or folder met in the
+        search, that cannot be read (permission denied), in the order met.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    found: set[Path] = set()
+    problems: list[AudioError] = []
+    for p in map(Path, paths):
+        try:
+            mode = p.stat().st_mode
+        except PermissionError:
+            problems.append(_unreadable(p))
+            continue
+        except (FileNotFoundError, NotADirectoryError):
+            problems.append(MissingFileError(p, "no such file or folder"))
+            continue
+        except OSError as exc:
+            problems.append(UnreadableFileError(p, f"cannot be read ({exc.strerror})"))
+            continue
+        if stat.S_ISDIR(mode):
+            _walk(p, recursive, found, problems)
+        else:
+            found.add(p)
+    return sorted(found), problems
+
+
 def list_audio_files(paths, *, recursive: bool = True) -> list[Path]:
     """The audio files among ``paths``, files and folders, sorted.
 
@@ -280,32 +369,23 @@ def list_audio_files(paths, *, recursive: bool = True) -> list[Path]:
     Returns
     -------
     files : list of pathlib.Path
-        Sorted, without duplicates.
+        Sorted, without duplicates.  A sub-folder that cannot be read is left out with a
+        warning naming it (:func:`scan_audio_files` returns such problems instead).
 
     Raises
     ------
     MissingFileError
         A path does not exist.
+    UnreadableFileError
+        A path given cannot be read (permission denied).
     """
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    found: set[Path] = set()
-    for p in map(Path, paths):
-        if p.is_dir():
-            candidates = p.rglob("*") if recursive else p.iterdir()
-            for f in candidates:
-                rel = f.relative_to(p).parts
-                if (
-                    f.suffix.lower() in AUDIO_EXTENSIONS
-                    and not any(part.startswith(".") for part in rel)
-                    and f.is_file()
-                ):
-                    found.add(f)
-        elif p.exists():
-            found.add(p)
-        else:
-            raise MissingFileError(p, "no such file or folder")
-    return sorted(found)
+    files, problems = scan_audio_files(paths, recursive=recursive)
+    given = {Path(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)}
+    for problem in problems:
+        if Path(problem.path) in given:
+            raise problem
+        log.warning("leaving out %s", problem)
+    return files
 
 
 def _tool(name: str) -> str:
@@ -318,14 +398,44 @@ def _tool(name: str) -> str:
 
 
 def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise MissingFileError(path, "no such file")
-    if path.is_dir():
+    """Raise the error for a path that is not a readable, non-empty regular file."""
+    try:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise MissingFileError(path, "no such file") from None
+    except PermissionError:
+        raise _unreadable(path) from None
+    except OSError as exc:
+        raise UnreadableFileError(path, f"cannot be read ({exc.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
         raise NotAudioError(path, "is a folder, not an audio file")
-    if path.stat().st_size == 0:
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode)
+                else "a socket" if stat.S_ISSOCK(st.st_mode)
+                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+                else "a special file")
+        raise NotAudioError(path, f"is {kind}, not a regular file")
+    if st.st_size == 0:
         raise EmptyFileError(path, "empty file (0 bytes)")
     if not os.access(path, os.R_OK):
-        raise AudioError(path, "cannot be read (permission denied)")
+        raise _unreadable(path)
+
+
+def ffmpeg_input(path) -> str:
+    """The name ffmpeg/ffprobe are given for a local file: ``file:`` and its absolute path.
+
+    So a name is never read as an option (``-rf.wav``) or as another protocol
+    (``concat:a.wav``, ``Intro:Remix.wav``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    str
+    """
+    return "file:" + os.path.abspath(os.fspath(path))
 
 
 def _signature(path: Path) -> str | None:
@@ -346,15 +456,17 @@ def _messages(stderr: str, path: Path) -> tuple[list[str], list[str]]:
     """Split ffmpeg's ``level``-tagged log into (problems, all messages), one line each."""
     lines = stderr.splitlines()
     streamed_wav = any(_STREAMED_WAV in line for line in lines)
-    prefix = f"{os.fspath(path)}: "
+    prefixes = (f"{ffmpeg_input(path)}: ", f"{os.fspath(path)}: ")
     problems, everything = [], []
     for line in lines:
         m = _LINE.match(line.strip())
         if m is None:
             continue
         level, msg, ctx = m["level"], m["msg"].strip(), m["ctx"]
-        if msg.startswith(prefix):
-            msg = msg[len(prefix):]
+        for prefix in prefixes:
+            if msg.startswith(prefix):
+                msg = msg[len(prefix):]
+                break
         text = f"{ctx}: {msg}" if ctx else msg
         everything.append(text)
         if _STREAMED_WAV in msg or (streamed_wav and _CORRUPT_PACKET.search(msg)):
@@ -432,11 +544,11 @@ def probe(path) -> AudioInfo:
     path = Path(path)
     _check_file(path)
     cmd = [
-        _tool("ffprobe"), "-v", "level+error",
+        _tool("ffprobe"), "-v", "level+error", "-protocol_whitelist", FFMPEG_PROTOCOLS,
         "-show_entries",
         "format=format_name,duration:stream=codec_type,codec_name,sample_rate,channels,"
         "bits_per_sample,bits_per_raw_sample,sample_fmt,duration",
-        "-of", "json", os.fspath(path),
+        "-of", "json", "-i", ffmpeg_input(path),
     ]
     try:
         proc = subprocess.run(cmd, capture_output=True, stdin=subprocess.DEVNULL,
@@ -522,10 +634,11 @@ def _decode(path: Path, *, sr: int | None, clip_threshold: float = CLIP_THRESHOL
     cmd = [
         _tool("ffmpeg"), "-nostdin", "-hide_banner", "-v", "level+warning",
         *(["-ss", repr(float(offset))] if offset else []),
-        "-i", os.fspath(path), "-map", "0:a:0", "-vn", "-sn", "-dn",
+        "-protocol_whitelist", FFMPEG_PROTOCOLS, "-i", ffmpeg_input(path),
+        "-map", "0:a:0", "-vn", "-sn", "-dn",
         *([] if duration is None else ["-t", repr(float(duration))]),
         *([] if sr is None else ["-ar", str(sr)]),
-        "-c:a", "pcm_f32le", "-f", "wav", "-fflags", "+bitexact", "-",
+        "-c:a", "pcm_f32le", "-f", "wav", "-fflags", "+bitexact", "pipe:1",
     ]
     chunks: list[np.ndarray] = []
     peak, n_clipped, n_total = 0.0, 0, 0

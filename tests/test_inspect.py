@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -178,3 +179,75 @@ def test_console_command(tmp_path):
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout.splitlines()[-1] == "2 files, 1 OK, 1 with problems"
     assert "empty file" in proc.stdout
+
+
+# --------------------------------------------------------------------------------------------
+# hostile and unlucky input (issue 13)
+
+
+def _gruvsynth() -> str:
+    return shutil.which("gruvsynth") or str(Path(sys.executable).parent / "gruvsynth")
+
+
+def test_a_fifo_is_not_an_empty_file(tmp_path):
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    r = inspect_file(fifo)  # returns at once: the pipe is never opened
+    assert r.error == "NotAudioError" and "named pipe (FIFO)" in r.status
+    assert "empty" not in r.status
+
+
+def test_a_newline_in_a_name_keeps_the_row_whole(tmp_path, capsys):
+    write_wav(tmp_path / "two\nlines.wav", tone(440.0, 0.5))
+    write_wav(tmp_path / "esc\x1b[31m.wav", tone(440.0, 0.5))
+    out_json = tmp_path / "r.json"
+    assert inspect_cmd.main([str(tmp_path), "--json", str(out_json)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4 and lines[-1] == "2 files, 2 OK, 0 with problems"
+    assert "two\\nlines.wav" in lines[2] and lines[2].endswith("OK")
+    assert "esc\\x1b[31m.wav" in lines[1] and "\x1b" not in "".join(lines)
+    names = {Path(f["path"]).name for f in json.loads(out_json.read_text())["files"]}
+    assert names == {"two\nlines.wav", "esc\x1b[31m.wav"}  # the JSON keeps the real names
+
+
+def test_unreadable_files_and_folders_are_rows_not_tracebacks(tmp_path, unprivileged):
+    music = tmp_path / "music"
+    music.mkdir()
+    write_wav(music / "good.wav", tone(440.0, 0.5))
+    locked = music / "locked"
+    locked.mkdir()
+    write_wav(locked / "a.wav", tone(440.0, 0.5))
+    only = tmp_path / "only"
+    only.mkdir()
+    (only / "locked").mkdir()
+    unreadable = tmp_path / "unreadable.wav"
+    write_wav(unreadable, tone(440.0, 0.5))
+    for p in (locked, only / "locked", unreadable):
+        p.chmod(0)
+    try:
+        def inspect(*paths):
+            return subprocess.run([*unprivileged, _gruvsynth(), "inspect", *map(str, paths)],
+                                  capture_output=True, text=True, timeout=120)
+
+        done = inspect(locked / "a.wav", unreadable)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        rows = done.stdout.splitlines()
+        assert all("cannot be read (permission denied)" in row for row in rows[1:3]), rows
+        done = inspect(music)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        assert "good.wav" in done.stdout and "folder cannot be read (permission denied)" in \
+            done.stdout and done.stdout.splitlines()[-1] == "2 files, 1 OK, 1 with problems"
+        done = inspect(only)  # not "no audio files found": the permission problem is named
+        assert done.returncode == 1 and "no audio files found" not in done.stderr
+        assert "locked" in done.stdout and "permission denied" in done.stdout
+    finally:
+        for p in (locked, only / "locked", unreadable):
+            p.chmod(0o755)
+
+
+def test_an_unwritable_json_is_refused_before_the_work(tmp_path, capsys):
+    write_wav(tmp_path / "a.wav", tone(440.0, 0.5))
+    for target in ("/proc/gruvsynth-test/r.json", "/sys/r.json"):
+        assert inspect_cmd.main([str(tmp_path / "a.wav"), "--json", target]) == 1
+        captured = capsys.readouterr()
+        assert "cannot write here" in captured.err and captured.out == ""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from gruvsynth.cli import subcommand_main
 from gruvsynth.commands import argtypes
-from gruvsynth.fileio import write_json_atomic
+from gruvsynth.fileio import check_writable_folder, write_json_atomic
 
 HELP = "check audio files: format, rate, bit depth, peak, silence, clipping, problems"
 DESCRIPTION = """\
@@ -21,7 +21,9 @@ silence (share of 0.25 s blocks of the mono mix whose peak is below one 16-bit s
 problem that would make training skip or reject the file (missing, empty, not audio,
 truncated or corrupt, zero-length, NaN/Inf samples, all silent).  A summary line follows.
 
-Files are decoded at their own sample rate unless --sr is given.
+Files are decoded at their own sample rate unless --sr is given.  Characters that would break
+the table (a newline, a tab, terminal escapes) are shown escaped (\\n, \\t, \\x1b); --json keeps
+the names as they are.  A folder that cannot be read is a row of its own.
 
 exit status:
   0  every file is OK
@@ -61,17 +63,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _files(paths: list[str], recursive: bool):
-    """(files to inspect, reports for paths that do not exist)."""
-    from gruvsynth.audio import FileReport, list_audio_files
-    from gruvsynth.errors import MissingFileError
+    """(files to inspect, reports for paths that do not exist or cannot be read)."""
+    from gruvsynth.audio import FileReport, scan_audio_files
 
-    files, missing = [], []
+    files, problems = [], []
     for p in paths:
-        try:
-            files.extend(list_audio_files([p], recursive=recursive))
-        except MissingFileError as exc:
-            missing.append(FileReport(path=Path(p), status=exc.reason, error=type(exc).__name__))
-    return list(dict.fromkeys(files)), missing
+        found, bad = scan_audio_files([p], recursive=recursive)
+        files.extend(found)
+        problems.extend(FileReport(path=Path(exc.path), status=exc.reason,
+                                   error=type(exc).__name__) for exc in bad)
+    return list(dict.fromkeys(files)), problems
+
+
+def _printable(text: str) -> str:
+    """``text`` with every non-printable character (newline, tab, escape, ...) escaped."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+                   for ch in text)
 
 
 def _cells(report) -> list[str]:
@@ -81,7 +88,7 @@ def _cells(report) -> list[str]:
     def pct(value, fmt):
         return "-" if value is None else format(100 * value, fmt) + "%"
 
-    return [
+    return [_printable(cell) for cell in (
         os.fspath(report.path),
         report.format or "-",
         num(report.sample_rate, "d"),
@@ -92,7 +99,7 @@ def _cells(report) -> list[str]:
         pct(report.silence, ".1f"),
         pct(report.clipped, ".2f"),
         report.status,
-    ]
+    )]
 
 
 def format_table(reports) -> str:
@@ -128,9 +135,11 @@ def run(args: argparse.Namespace) -> int:
     from gruvsynth.audio import inspect_file
     from gruvsynth.errors import GruvError
 
+    if args.json:  # refuse an unwritable --json before the work
+        check_writable_folder(Path(args.json).parent)
     files, missing = _files(args.paths, args.recursive)
     if not files and not missing:
-        raise GruvError(f"no audio files found in {', '.join(args.paths)}")
+        raise GruvError(f"no audio files found in {_printable(', '.join(args.paths))}")
     quiet = getattr(args, "verbosity", 0) < 0
     reports = []
     for f in tqdm(files, desc="inspecting", unit="file", file=sys.stderr, leave=False,
