@@ -21,12 +21,19 @@ What preparation does, per the paper and the authors' code (``convert_wav_files_
 4. Split the songs (not the clips) into train and dev (:func:`split_songs`), so no song is
    in both.
 5. Per-feature mean and standard deviation over every input block of the training clips,
-   ``std`` clamped at ``1e-8`` (population std, as the code's ``np.mean(abs(x - mean)**2)``).
-   The code used all songs; ``stats_from="all"`` restores that.  Inputs and targets are both
-   normalised with these input statistics, as in the code.
+   ``std`` clamped at ``std_floor = 1e-8`` (population std, as the code's
+   ``np.mean(abs(x - mean)**2)``).  The code used all songs; ``stats_from="all"`` restores
+   that.  Inputs and targets are both normalised with these input statistics, as in the code.
+   Features whose spread is below :data:`SPREAD_FLOOR` (a pure tone has almost nothing
+   else) are counted in the manifest's ``spread`` with what they do to the mean predictor's
+   dev loss, and a warning says so when they dominate it: training fits them at no cost while
+   every dev block that differs costs ``(difference / std)**2``.  A larger ``std_floor``
+   avoids that.
 
 On disk (a folder, written atomically: built as ``.<name>.partial-<pid>`` beside it and
-renamed into place only when complete):
+renamed into place only when complete; a prepare refuses to start while another live one is
+writing the same folder, and installing never replaces or deletes a folder that appeared
+meanwhile unless ``overwrite`` is given and it is recognisably a corpus):
 
 ``corpus.h5``
     ``features`` (float32, ``(rows, D)``, raw, i.e. not normalised): per song the blocks its
@@ -38,7 +45,12 @@ renamed into place only when complete):
     ``sha256`` (of the source file).
 ``manifest.json``
     Format version, package version, every parameter, the sources with their sha256, the
-    split lists, ``stats_from``, the counts, ``D`` and the skipped files with reasons.
+    split lists, ``stats_from``, the counts, ``D``, the features' ``spread`` and the skipped
+    files with reasons.
+
+:func:`open_corpus` checks what it opens: the manifest, the datasets' shapes, the song table
+(offsets, row and clip counts, splits), finite statistics with ``std > 0``, and a sample of
+the feature rows for NaN or infinite values.
 """
 
 from __future__ import annotations
@@ -60,15 +72,19 @@ import h5py
 import numpy as np
 
 from gruvsynth import __version__
-from gruvsynth.audio import list_audio_files, load
-from gruvsynth.errors import AudioError, CorpusError, ParameterError
+from gruvsynth.audio import load, scan_audio_files
+from gruvsynth.errors import AudioError, CorpusError, OutputError, ParameterError
 from gruvsynth.features import REPRESENTATIONS, feature_size, to_features
+from gruvsynth.fileio import rename_no_replace, writing
 from gruvsynth.sources import BUILTIN_CORPORA, corpus_info, fetch_corpus, sha256_file
 
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "SPLITS",
+    "STD_FLOOR",
+    "SPREAD_FLOOR",
+    "MAX_ROW_BYTES",
     "Corpus",
     "ClipArray",
     "prepare_corpus",
@@ -77,6 +93,8 @@ __all__ = [
     "clip_count",
     "next_block_targets",
     "RunningMoments",
+    "spread_report",
+    "describe_spread",
 ]
 
 log = logging.getLogger("gruvsynth.corpus")
@@ -90,8 +108,22 @@ SPLITS = ("train", "dev")
 #: File names inside a corpus folder.
 MANIFEST_NAME = "manifest.json"
 DATA_NAME = "corpus.h5"
-#: Lower bound of the per-feature standard deviation (the authors' code).
+#: Lower bound of the per-feature standard deviation (the authors' code); ``std_floor``.
 STD_FLOOR = 1e-8
+#: A feature whose training spread (std before the floor) is below this is counted as having
+#: (almost) none, in raw feature units (FFT coefficients of samples in [-1, 1]: a full-scale
+#: tone gives about N/2 in its bin).  Features that are zero in every block (the imaginary
+#: part of the DC bin) are counted apart: they normalise to 0 everywhere and do no harm.
+SPREAD_FLOOR = 1e-6
+#: Those features are reported as harmful when their share of the mean predictor's dev loss
+#: (the loss of always predicting the training mean, about 1 on well-normalised data) is
+#: above this.
+SPREAD_HARM = 1.0
+#: Largest stored row (one block's features, float32): one HDF5 chunk holds at most 4 GiB.
+MAX_ROW_BYTES = 2**32 - 1
+#: A sample of this many feature rows (evenly spaced, plus the first and last) is checked for
+#: NaN and infinite values when a corpus is opened.
+CHECK_ROWS = 32
 
 # defaults (the paper's values where it has one)
 SR = 44100
@@ -104,7 +136,7 @@ STATS_FROM = "train"
 STATS_CHOICES = ("train", "all")
 
 _FFT_ROWS = 128  # blocks turned into features (and accumulated into statistics) at a time
-_CHUNK_BYTES = 4 << 20  # upper bound of one HDF5 chunk
+_CHUNK_BYTES = 4 << 20  # upper bound of one HDF5 chunk (unless one row is larger)
 _PARTIAL = re.compile(r"^\.(?P<name>.+)\.partial-(?P<pid>\d+)$")
 _LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?:partial|old)-(?P<pid>\d+)$")
 
@@ -285,13 +317,18 @@ def _resolve_source(source, *, cache_dir, progress) -> tuple[dict, list[tuple[st
             f"source must be a built-in corpus ({', '.join(BUILTIN_CORPORA)}), a folder or a "
             f"list of audio files, got {source!r}"
         )
-    for p in inputs:
-        if not p.exists():
-            hint = f" (built-in corpora: {', '.join(BUILTIN_CORPORA)})" if len(inputs) == 1 else ""
-            raise CorpusError(f"{p}: no such file or folder{hint}")
-    files = [Path(p).resolve() for p in list_audio_files(inputs, recursive=True)]
+    found, problems = scan_audio_files(inputs, recursive=True)
+    for problem in problems:
+        if Path(problem.path) in inputs:  # a path given: an error
+            if isinstance(problem, FileNotFoundError):
+                hint = f" (built-in corpora: {', '.join(BUILTIN_CORPORA)})" if len(inputs) == 1 else ""
+                raise CorpusError(f"{problem.path}: no such file or folder{hint}")
+            raise CorpusError(str(problem))
+        log.warning("leaving out %s", problem)  # a sub-folder found on the way
+    files = [Path(p).resolve() for p in found]
     if not files:
-        raise CorpusError(f"{', '.join(map(str, inputs))}: no audio files found")
+        why = f" ({'; '.join(map(str, problems))})" if problems else ""
+        raise CorpusError(f"{', '.join(map(str, inputs))}: no audio files found{why}")
     files = list(dict.fromkeys(files))  # drop duplicates, keep order
     base = Path(os.path.commonpath([f.parent for f in files]))
     entries = [(f.relative_to(base).as_posix(), f, None) for f in files]
@@ -310,7 +347,13 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _clean_partials(out: Path) -> None:
-    """Remove the partial (and replaced) folders left by earlier, interrupted prepares of ``out``."""
+    """Remove the partial (and replaced) folders left by earlier, interrupted prepares of ``out``.
+
+    Raises
+    ------
+    CorpusError
+        Another prepare that is still running is writing ``out``.
+    """
     if not out.parent.is_dir():
         return
     for entry in out.parent.iterdir():
@@ -319,24 +362,139 @@ def _clean_partials(out: Path) -> None:
             continue
         pid = int(m["pid"])
         if pid != os.getpid() and _pid_alive(pid):
-            log.warning("%s: another prepare (pid %d) seems to be writing here", entry, pid)
-            continue
+            raise CorpusError(
+                f"{out}: another gruvsynth prepare (pid {pid}) is writing this corpus "
+                f"({entry.name}); wait for it to finish or choose another folder")
         log.info("removing %s, left by an interrupted prepare", entry)
         shutil.rmtree(entry, ignore_errors=True)
 
 
+def _already_exists(out: Path) -> CorpusError:
+    return CorpusError(f"{out}: already exists",
+                       hint="choose another folder, or pass overwrite=True to replace it",
+                       cli_hint="choose another folder, or use --force to replace it")
+
+
 def _check_out(out: Path, overwrite: bool) -> None:
-    if not out.exists() and not out.is_symlink():
+    """Refuse an existing ``out`` unless ``overwrite`` and it is recognisably a corpus."""
+    try:
+        exists = out.exists() or out.is_symlink()
+    except OSError as exc:
+        raise CorpusError(f"{out}: cannot be looked at ({exc.strerror})") from None
+    if not exists:
         return
     if not overwrite:
-        raise CorpusError(f"{out}: already exists; choose another folder or use --force "
-                          "(overwrite=True) to replace it")
-    if not out.is_dir() or out.is_symlink():
-        raise CorpusError(f"{out}: exists and is not a folder; refusing to replace it")
-    extra = sorted(p.name for p in out.iterdir() if p.name not in (MANIFEST_NAME, DATA_NAME))
+        raise _already_exists(out)
+    _check_replaceable(out, out)
+
+
+def _check_replaceable(folder: Path, out: Path) -> None:
+    """Raise unless ``folder`` (``out``, or where it was moved) is a gruvsynth corpus: a real
+    folder holding nothing but ``manifest.json`` (of this format) and ``corpus.h5``."""
+    refuse = "refusing to replace it"
+    if folder.is_symlink() or not folder.is_dir():
+        raise CorpusError(f"{out}: exists and is not a folder; {refuse}")
+    try:
+        names = sorted(p.name for p in folder.iterdir())
+    except OSError as exc:
+        raise CorpusError(f"{out}: cannot be read ({exc.strerror}); {refuse}") from None
+    extra = [n for n in names if n not in (MANIFEST_NAME, DATA_NAME)]
     if extra:
         raise CorpusError(f"{out}: exists and is not a gruvsynth corpus (it holds {extra[0]!r}); "
-                          "refusing to replace it")
+                          f"{refuse}")
+    if MANIFEST_NAME in names:
+        try:
+            manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            manifest = None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise CorpusError(f"{out}: exists and its {MANIFEST_NAME} is not a gruvsynth "
+                              f"corpus manifest; {refuse}")
+
+
+def _max_block(representation: str) -> int:
+    """The largest block whose feature row fits in :data:`MAX_ROW_BYTES`."""
+    rows = MAX_ROW_BYTES // 4  # float32 features per row
+    return rows // 2 if representation == "fft" else 2 * (rows // 2 - 1) + 1
+
+
+def _check_sizes(*, block: int, clip_blocks: int, width: int, sr: int, representation: str,
+                 max_seconds: float | None) -> None:
+    """Refuse a block the on-disk format cannot hold, or a clip longer than the audio used."""
+    row_bytes = 4 * width
+    if row_bytes > MAX_ROW_BYTES:
+        raise ParameterError(
+            f"block {block} gives D = {width} features per block, {row_bytes / 2**30:.1f} GiB "
+            f"per stored row; the corpus file (HDF5) holds at most 4 GiB per chunk, so a block "
+            f"of the {representation} representation has at most {_max_block(representation)} "
+            f"samples (the paper's: 11025 = 0.25 s at 44.1 kHz)")
+    clip_seconds = clip_blocks * block / sr
+    if max_seconds is not None and clip_blocks * block >= round(max_seconds * sr):
+        raise ParameterError(
+            f"a clip of {clip_blocks} blocks of {block} samples needs more than "
+            f"{clip_seconds:.6g} s of each song, but at most {max_seconds:g} s is used; no song "
+            "could give one clip",
+            hint="use a smaller block or clip_blocks, or a larger max_seconds",
+            cli_hint="use a smaller --block or --clip-blocks, or a larger --max-seconds")
+
+
+def spread_report(train: RunningMoments, dev: RunningMoments, *,
+                  std_floor: float = STD_FLOOR) -> dict:
+    """How many features have (almost) no spread, and what that does to the losses.
+
+    Parameters
+    ----------
+    train : RunningMoments
+        Moments of the blocks the statistics come from.
+    dev : RunningMoments
+        Moments of the dev blocks (``n = 0`` when there is no dev split).
+    std_floor : float
+        The floor applied to the standard deviation.
+
+    Returns
+    -------
+    dict
+        ``spread_floor`` (:data:`SPREAD_FLOOR`), ``std_floor``; ``low_features`` (spread below
+        the spread floor, not counting those always zero), ``zero_features`` (zero in every
+        block: harmless), ``floored_features`` (std raised to ``std_floor``);
+        ``mean_predictor_dev_loss`` (MSE of always predicting the training mean, in normalised
+        units, about 1 when train and dev are alike; None without dev blocks) and
+        ``low_features_dev_loss`` (the part of it from the low-spread features); ``harmful``
+        (the low-spread features add more than :data:`SPREAD_HARM` to that loss; without
+        dev blocks there is no dev loss to spoil, so False).
+    """
+    raw = train.std(0.0)
+    std = np.maximum(raw, std_floor)
+    zero_train = (train.m2 == 0) & (train.mean == 0)
+    zero_dev = (dev.m2 == 0) & (dev.mean == 0) if dev.n else np.ones_like(zero_train)
+    zero = zero_train & zero_dev
+    low = (raw < SPREAD_FLOOR) & ~zero
+    total = low_part = None
+    if dev.n:
+        per_feature = (dev.m2 / dev.n + (dev.mean - train.mean) ** 2) / std.astype(np.float64) ** 2
+        total = float(per_feature.mean())
+        low_part = float(per_feature[low].sum() / per_feature.size)
+    n_low = int(np.count_nonzero(low))
+    harmful = bool(n_low and low_part is not None and low_part > SPREAD_HARM)
+    return {"spread_floor": SPREAD_FLOOR, "std_floor": float(std_floor),
+            "low_features": n_low, "zero_features": int(np.count_nonzero(zero)),
+            "floored_features": int(np.count_nonzero(raw < std_floor)),
+            "mean_predictor_dev_loss": total, "low_features_dev_loss": low_part,
+            "harmful": harmful}
+
+
+def describe_spread(spread: dict, width: int) -> str:
+    """One line about the low-spread features of a :func:`spread_report`, for a warning."""
+    text = (f"{spread['low_features']} of {width} features have a spread below "
+            f"{spread['spread_floor']:g} in the training clips (std floored at "
+            f"{spread['std_floor']:g}), so any block that differs there gets a normalised "
+            f"value of about difference / {spread['std_floor']:g}")
+    if spread.get("mean_predictor_dev_loss") is not None:
+        text += (f"; the mean predictor's dev loss is {spread['mean_predictor_dev_loss']:.3g} "
+                 f"(about 1 on well-normalised data), {spread['low_features_dev_loss']:.3g} of "
+                 "it from these features")
+    return (text + ": training fits them at no cost (train loss near 0) while the dev loss "
+            "explodes; a larger std floor avoids this")
 
 
 def _decode(path: Path, pinned: str | None, sr: int, start: float = 0.0,
@@ -367,6 +525,7 @@ def prepare_corpus(
     cache_dir: str | os.PathLike | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    std_floor: float = STD_FLOOR,
 ) -> Corpus:
     """Decode songs, cut them into clips of FFT blocks, split, normalise, write a corpus folder.
 
@@ -408,9 +567,15 @@ def prepare_corpus(
     cache_dir : str or os.PathLike, optional
         Cache folder for built-in corpora (:func:`gruvsynth.sources.default_cache_dir`).
     overwrite : bool
-        Replace ``out`` if it is an existing corpus; otherwise an existing ``out`` is an error.
+        Replace ``out`` if it is an existing corpus (a folder holding only a gruvsynth
+        ``manifest.json`` and ``corpus.h5``, checked at the start and again when the new corpus
+        is installed); otherwise an existing ``out`` is an error.
     progress : bool
         Show a progress bar (one step per song).
+    std_floor : float
+        Lower bound of the per-feature standard deviation (default ``1e-8``, the authors'
+        code).  A larger floor (e.g. ``1e-3``) keeps features with (almost) no spread in the
+        training clips from getting huge normalised values; see :data:`SPREAD_FLOOR`.
 
     Returns
     -------
@@ -422,8 +587,11 @@ def prepare_corpus(
     ParameterError
         A parameter is out of range.
     CorpusError
-        ``out`` exists (and ``overwrite`` is false, or it is not a corpus), the source does not
-        exist, or no song is usable.
+        ``out`` exists (and ``overwrite`` is false, or it is not a corpus), a folder appeared
+        at ``out`` while preparing, another prepare is writing ``out``, the source does not
+        exist or cannot be read, or no song is usable.
+    OutputError
+        ``out``'s folder cannot be written.
     FetchError
         A built-in corpus cannot be fetched or verified.
 
@@ -451,7 +619,13 @@ def prepare_corpus(
     if stats_from not in STATS_CHOICES:
         raise ParameterError(f"stats_from must be one of {', '.join(STATS_CHOICES)}, "
                              f"got {stats_from!r}")
+    if (isinstance(std_floor, bool) or not isinstance(std_floor, (int, float))
+            or not math.isfinite(std_floor) or std_floor <= 0):
+        raise ParameterError(f"std_floor must be a positive number, got {std_floor!r}")
+    std_floor = float(std_floor)
     width = feature_size(block, representation)
+    _check_sizes(block=block, clip_blocks=clip_blocks, width=width, sr=sr,
+                 representation=representation, max_seconds=max_seconds)
 
     out = Path(out).expanduser().absolute()
     _check_out(out, overwrite)
@@ -465,22 +639,28 @@ def prepare_corpus(
     start_seconds = float(start_seconds)
     max_samples = None if max_seconds is None else int(round(max_seconds * sr))
 
-    out.parent.mkdir(parents=True, exist_ok=True)
+    with writing(out.parent):
+        out.parent.mkdir(parents=True, exist_ok=True)
     _clean_partials(out)
     partial = out.parent / f".{out.name}.partial-{os.getpid()}"
-    partial.mkdir()
+    with writing(out):
+        partial.mkdir()
     params = {
         "representation": representation, "block": block, "clip_blocks": clip_blocks,
         "dev_fraction": float(dev_fraction), "split_seed": split_seed, "stats_from": stats_from,
         "sr": sr, "songs": songs, "max_seconds": max_seconds, "start_seconds": start_seconds,
+        "std_floor": std_floor,
     }
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="gruv-decode")
     try:
         chunk_rows = max(1, min(clip_blocks, _CHUNK_BYTES // (width * 4)))
+        fft_rows = max(1, min(_FFT_ROWS, _CHUNK_BYTES // (width * 4)))
         kept: list[dict] = []
         moments: list[RunningMoments] = []
         skipped: list[dict] = []
-        with h5py.File(partial / DATA_NAME, "w") as h5:
+        with writing(partial / DATA_NAME):
+            h5 = h5py.File(partial / DATA_NAME, "w")
+        with h5:
             h5.attrs["format"] = FORMAT
             h5.attrs["format_version"] = FORMAT_VERSION
             feats = h5.create_dataset("features", shape=(0, width), maxshape=(None, width),
@@ -517,8 +697,8 @@ def prepare_corpus(
                     n_inputs = n_clips * clip_blocks
                     feats.resize((rows_total + n_rows, width))
                     song_moments = RunningMoments(width)
-                    for start in range(0, n_rows, _FFT_ROWS):
-                        stop = min(start + _FFT_ROWS, n_rows)
+                    for start in range(0, n_rows, fft_rows):
+                        stop = min(start + fft_rows, n_rows)
                         rows = to_features(audio[start * block: stop * block], block=block,
                                            representation=representation)
                         feats[rows_total + start: rows_total + stop] = rows
@@ -547,13 +727,18 @@ def prepare_corpus(
             if not split["dev"]:
                 log.warning("the dev split is empty (%d usable song%s, dev_fraction %g)",
                             len(kept), "" if len(kept) == 1 else "s", dev_fraction)
-            stats = RunningMoments(width)
+            stats, dev_stats = RunningMoments(width), RunningMoments(width)
             for song, m in zip(kept, moments, strict=True):
                 song["split"] = "dev" if song["name"] in dev_names else "train"
                 if stats_from == "all" or song["split"] == "train":
                     stats.merge(m)
+                if song["split"] == "dev":
+                    dev_stats.merge(m)
             mean = stats.mean.astype(np.float32)
-            std = stats.std(STD_FLOOR).astype(np.float32)
+            std = stats.std(std_floor).astype(np.float32)
+            spread = spread_report(stats, dev_stats, std_floor=std_floor)
+            if spread["harmful"]:
+                log.warning("%s", describe_spread(spread, width))
             h5.create_dataset("mean", data=mean)
             h5.create_dataset("std", data=std)
             group = h5.create_group("songs")
@@ -584,11 +769,12 @@ def prepare_corpus(
             "format": FORMAT, "format_version": FORMAT_VERSION,
             "gruvsynth_version": __version__, "source": desc, "parameters": params,
             "features": width, "stats_from": stats_from, "split": split, "counts": counts,
-            "songs": kept, "skipped": skipped, "data": DATA_NAME,
+            "spread": spread, "songs": kept, "skipped": skipped, "data": DATA_NAME,
         }
-        (partial / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1) + "\n",
-                                             encoding="utf-8")
-        _install(partial, out)
+        with writing(partial / MANIFEST_NAME):
+            (partial / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1) + "\n",
+                                                 encoding="utf-8")
+        _install(partial, out, overwrite=overwrite)
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(partial, ignore_errors=True)
@@ -601,15 +787,45 @@ def _describe(desc: dict) -> str:
     return desc["name"] if desc["kind"] == "builtin" else ", ".join(desc["inputs"])
 
 
-def _install(partial: Path, out: Path) -> None:
-    """Rename the finished ``partial`` folder to ``out``, replacing an old corpus last."""
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
+def _install(partial: Path, out: Path, *, overwrite: bool) -> None:
+    """Rename the finished ``partial`` folder to ``out``.
+
+    Nothing this prepare did not make is ever deleted: a folder that appeared at ``out``
+    meanwhile (another prepare's corpus, a user's folder) makes it fail, unless
+    ``overwrite`` is given and the folder is recognisably a corpus (checked again here, and
+    once more after it is moved aside); then it is replaced.
+    """
+    def appeared() -> CorpusError:
+        return CorpusError(f"{out}: a folder appeared there while this prepare was running "
+                           "(another prepare, or made by hand); it is left as it is and this "
+                           "prepare's corpus is discarded")
+
+    try:
+        rename_no_replace(partial, out)
+        return
+    except FileExistsError:
+        if not overwrite:
+            raise appeared() from None
+    except OSError as exc:
+        raise OutputError(out, exc.strerror or str(exc)) from None
+    # --force: replace the corpus that is there, if it is one
+    _check_replaceable(out, out)
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    with writing(out):
         os.rename(out, old)
-        os.rename(partial, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(partial, out)
+    try:
+        _check_replaceable(old, out)  # it may have been swapped since the check above
+    except CorpusError:
+        with contextlib.suppress(OSError):
+            rename_no_replace(old, out)
+        raise
+    try:
+        rename_no_replace(partial, out)
+    except OSError:
+        with contextlib.suppress(OSError):
+            rename_no_replace(old, out)
+        raise appeared() from None
+    shutil.rmtree(old, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -732,7 +948,7 @@ class Corpus:
     manifest_hash : str
         SHA-256 (hex) of ``manifest.json``'s bytes: identifies the corpus for training runs.
     mean, std : np.ndarray [shape=(D,), dtype=float32]
-        Normalisation statistics (``std >= 1e-8``).
+        Normalisation statistics (``std >= std_floor``, 1e-8 unless prepared with another).
     representation : str
         ``"fft"`` or ``"rfft"``.
     block : int
@@ -800,6 +1016,13 @@ class Corpus:
                 f"{self.features} ({self.representation})>")
 
     # -- contents
+    @property
+    def spread(self) -> dict | None:
+        """The manifest's report on features with (almost) no spread (see
+        :func:`spread_report`); None for a corpus prepared before it was recorded."""
+        spread = self.manifest.get("spread")
+        return spread if isinstance(spread, dict) else None
+
     def _check_split(self, split: str) -> str:
         if split not in SPLITS:
             raise ParameterError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
@@ -946,6 +1169,68 @@ class Corpus:
         return out
 
 
+def _validate(h5: h5py.File, manifest: dict, data_path: Path, *, rows: int, width: int,
+              n_songs: int) -> None:
+    """Raise a :class:`CorpusError` naming the first thing in the file that is inconsistent."""
+    def bad(what: str) -> CorpusError:
+        return CorpusError(f"{data_path}: {what}; the corpus was changed or damaged after "
+                           "gruvsynth prepare wrote it (prepare it again)")
+
+    expected = {"features": (rows, width), "mean": (width,), "std": (width,)}
+    expected.update({f"songs/{k}": (n_songs,) for k in
+                     ("name", "split", "offset", "n_clips", "n_rows")})
+    for key, shape in expected.items():
+        if h5[key].shape != shape:
+            raise bad(f"{key!r} has shape {h5[key].shape}, expected {shape} from "
+                      f"{MANIFEST_NAME} ({rows} rows, D = {width}, {n_songs} songs)")
+    for key in ("mean", "std"):
+        values = h5[key][()]
+        if not np.isfinite(values).all():
+            n = int(np.count_nonzero(~np.isfinite(values)))
+            raise bad(f"{key!r} has {n} NaN or infinite values")
+    std = h5["std"][()]
+    if (std <= 0).any():
+        raise bad(f"'std' has {int(np.count_nonzero(std <= 0))} values <= 0")
+    names = list(h5["songs/name"].asstr()[()])
+    splits = list(h5["songs/split"].asstr()[()])
+    offsets = h5["songs/offset"][()]
+    n_clips = h5["songs/n_clips"][()]
+    n_rows = h5["songs/n_rows"][()]
+    if len(set(names)) != len(names):
+        raise bad("the song names are not unique")
+    wrong = sorted(set(splits) - set(SPLITS))
+    if wrong:
+        raise bad(f"song split {wrong[0]!r} is neither 'train' nor 'dev'")
+    for key, values in (("offset", offsets), ("n_clips", n_clips), ("n_rows", n_rows)):
+        if not np.issubdtype(values.dtype, np.integer):
+            raise bad(f"'songs/{key}' is not integers ({values.dtype})")
+    t = int(manifest["parameters"]["clip_blocks"])
+    start = 0
+    for name, off, k, r in zip(names, offsets.tolist(), n_clips.tolist(), n_rows.tolist(),
+                               strict=True):
+        if k < 1 or r != k * t + 1:
+            raise bad(f"song {name!r} has {r} rows for {k} clips (expected {k} x {t} + 1)")
+        if off != start:
+            raise bad(f"song {name!r} starts at row {off}, expected {start} (right after the "
+                      "song before it)")
+        start += r
+    if start != rows:
+        raise bad(f"the songs hold {start} rows, the features {rows}")
+    counts = manifest.get("counts") or {}
+    for split in SPLITS:
+        have = sum(k for s, k in zip(splits, n_clips.tolist(), strict=True) if s == split)
+        want = counts.get(f"{split}_clips")
+        if want is not None and want != have:
+            raise bad(f"the song table has {have} {split} clips, {MANIFEST_NAME} says {want}")
+    if rows:
+        picks = np.unique(np.linspace(0, rows - 1, min(rows, CHECK_ROWS)).round().astype(np.int64))
+        for i in picks.tolist():
+            row = h5["features"][i]
+            if not np.isfinite(row).all():
+                raise bad(f"feature row {i} has {int(np.count_nonzero(~np.isfinite(row)))} NaN "
+                          "or infinite values")
+
+
 def open_corpus(path: str | os.PathLike) -> Corpus:
     """Open a corpus folder written by :func:`prepare_corpus`.
 
@@ -961,13 +1246,20 @@ def open_corpus(path: str | os.PathLike) -> Corpus:
     Raises
     ------
     CorpusError
-        The folder is missing, is an unfinished prepare, lacks ``manifest.json`` or
-        ``corpus.h5``, holds a corrupt or foreign file, or has another format version.
+        The folder is missing or cannot be read, is an unfinished prepare, lacks
+        ``manifest.json`` or ``corpus.h5``, holds a corrupt or foreign file, has another format
+        version, or its contents disagree: shapes, the song table (offsets, row and clip
+        counts, splits), statistics that are not finite or a ``std`` that is not positive, or
+        NaN/infinite values in a sample of the feature rows (:data:`CHECK_ROWS`).
     """
     path = Path(path).expanduser()
-    if not path.exists():
+    try:
+        is_dir = path.is_dir()
+    except PermissionError:
+        raise CorpusError(f"{path}: cannot be read (permission denied)") from None
+    if not is_dir and not os.path.lexists(path):
         raise CorpusError(f"{path}: no such corpus folder")
-    if not path.is_dir():
+    if not is_dir:
         raise CorpusError(f"{path}: not a folder (a corpus is a folder made by gruvsynth prepare)")
     if _PARTIAL.match(path.name):
         raise CorpusError(f"{path}: an unfinished (interrupted) prepare, not a corpus; "
@@ -1001,8 +1293,12 @@ def open_corpus(path: str | os.PathLike) -> Corpus:
     data_path = path / DATA_NAME
     if not data_path.is_file():
         raise CorpusError(f"{path}: no {DATA_NAME}; the corpus is incomplete")
+    if not os.access(data_path, os.R_OK):
+        raise CorpusError(f"{data_path}: cannot be read (permission denied)")
     try:
         h5 = h5py.File(data_path, "r")
+    except PermissionError:
+        raise CorpusError(f"{data_path}: cannot be read (permission denied)") from None
     except OSError:
         raise CorpusError(f"{data_path}: corrupt or not an HDF5 file") from None
     try:
@@ -1013,10 +1309,7 @@ def open_corpus(path: str | os.PathLike) -> Corpus:
                     "songs/n_clips", "songs/n_rows"):
             if key not in h5:
                 raise CorpusError(f"{data_path}: no {key!r} dataset; the file is incomplete")
-        if h5["features"].shape != (rows, width) or h5["mean"].shape != (width,) \
-                or h5["std"].shape != (width,) or h5["songs/name"].shape != (n_songs,):
-            raise CorpusError(f"{data_path}: shapes do not match {MANIFEST_NAME} "
-                              f"({h5['features'].shape} rows x D, expected ({rows}, {width}))")
+        _validate(h5, manifest, data_path, rows=rows, width=width, n_songs=n_songs)
         corpus = Corpus(path, manifest, hashlib.sha256(raw).hexdigest(), h5)
     except CorpusError:
         h5.close()

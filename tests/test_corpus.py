@@ -279,7 +279,7 @@ def test_on_disk_format_and_manifest(prepared):
     assert m["parameters"] == {"representation": "fft", "block": BLOCK, "clip_blocks": T,
                                "dev_fraction": 0.2, "split_seed": 0, "stats_from": "train",
                                "sr": 44100, "songs": None, "max_seconds": None,
-                               "start_seconds": 0.0}
+                               "start_seconds": 0.0, "std_floor": 1e-8}
     for song, path in zip(m["songs"], paths, strict=True):
         assert song["path"] == str(path.resolve())
         assert song["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
@@ -470,3 +470,178 @@ def test_open_corpus_errors(prepared, tmp_path):
         x, _ = good.clips("train")
     with pytest.raises(CorpusError, match="closed"):
         x[0]
+
+
+# --------------------------------------------------------------------------------------------
+# hostile and unlucky input (issue 13)
+
+
+def _during_prepare(monkeypatch, action):
+    """Run ``action()`` once while a prepare is running: when it starts decoding its first song
+    (after the output was checked, before the corpus is installed)."""
+    import gruvsynth.corpus as corpus_module
+
+    real, done = corpus_module.load, []
+
+    def load_after_action(*args, **kwargs):
+        if not done:
+            done.append(True)
+            action()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(corpus_module, "load", load_after_action)
+    return done
+
+
+def test_a_folder_made_at_out_during_prepare_is_never_deleted(tmp_path, monkeypatch):
+    make_songs(tmp_path / "music", 2)
+    out = tmp_path / "c"
+
+    def users_folder():
+        out.mkdir()
+        (out / "thesis.txt").write_text("years of work")
+
+    ran = _during_prepare(monkeypatch, users_folder)
+    with pytest.raises(CorpusError, match="appeared there while this prepare was running"):
+        prepare_corpus(tmp_path / "music", out, **SMALL)
+    assert ran and (out / "thesis.txt").read_text() == "years of work"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "music"]  # nothing else left
+    # with overwrite it is not a corpus, so it is still not replaced
+    shutil.rmtree(out)
+    ran.clear()
+    with pytest.raises(CorpusError, match="not a gruvsynth corpus"):
+        prepare_corpus(tmp_path / "music", out, overwrite=True, **SMALL)
+    assert (out / "thesis.txt").read_text() == "years of work"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "music"]
+
+
+def test_a_corpus_made_at_out_during_prepare_is_kept_unless_forced(tmp_path, monkeypatch):
+    make_songs(tmp_path / "music", 3)
+    other = tmp_path / "other"
+    prepare_corpus(tmp_path / "music", other, split_seed=7, **SMALL).close()
+    out = tmp_path / "c"
+    ran = _during_prepare(monkeypatch, lambda: shutil.copytree(other, out))
+    with pytest.raises(CorpusError, match="left as it is"):
+        prepare_corpus(tmp_path / "music", out, **SMALL)
+    assert ran
+    assert (out / "manifest.json").read_bytes() == (other / "manifest.json").read_bytes()
+    # --force asks for the corpus there to be replaced: it is, being a corpus
+    shutil.rmtree(out)
+    ran.clear()
+    with prepare_corpus(tmp_path / "music", out, overwrite=True, **SMALL) as corpus:
+        assert ran and corpus.manifest["parameters"]["split_seed"] == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "music", "other"]
+
+
+def test_a_second_prepare_into_the_same_folder_is_refused(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    make_songs(tmp_path / "music", 2)
+    out = tmp_path / "c"
+    script = ("import sys; from gruvsynth.commands.prepare import main; "
+              "sys.exit(main(sys.argv[1:]))")
+    second = {}
+
+    def run_second_prepare():
+        second["done"] = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / "music"), "-o", str(out), "--block",
+             str(BLOCK), "--clip-blocks", str(T), "-q"], capture_output=True, text=True,
+            timeout=120)
+
+    _during_prepare(monkeypatch, run_second_prepare)
+    prepare_corpus(tmp_path / "music", out, **SMALL).close()
+    done = second["done"]
+    assert done.returncode == 1
+    assert "another gruvsynth prepare (pid" in done.stderr and "Traceback" not in done.stderr
+    with open_corpus(out) as corpus:
+        assert corpus.songs() == ["song00.wav", "song01.wav"]
+
+
+def test_the_already_exists_message_speaks_to_its_reader(tmp_path):
+    make_songs(tmp_path / "music", 2)
+    prepare_corpus(tmp_path / "music", tmp_path / "c", **SMALL).close()
+    with pytest.raises(CorpusError) as excinfo:
+        prepare_corpus(tmp_path / "music", tmp_path / "c", **SMALL)
+    assert "overwrite=True" in str(excinfo.value) and "--force" not in str(excinfo.value)
+    assert "--force" in excinfo.value.cli_message()
+    assert "overwrite" not in excinfo.value.cli_message()
+
+
+def test_sizes_the_format_or_the_audio_cannot_hold_are_refused(tmp_path):
+    make_songs(tmp_path / "music", 2)
+    with pytest.raises(ParameterError, match="at most 4 GiB per chunk"):
+        prepare_corpus(tmp_path / "music", tmp_path / "c", block=1_000_000_000, progress=False)
+    with pytest.raises(ParameterError, match="no song could give one clip"):
+        prepare_corpus(tmp_path / "music", tmp_path / "c", max_seconds=0.05, **SMALL)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["music"]
+
+
+@pytest.fixture
+def edited(prepared, tmp_path):
+    """A copy of the shared corpus and a function that edits one dataset of its HDF5 file."""
+    corpus, _ = prepared
+    dst = tmp_path / "edited"
+    shutil.copytree(corpus.path, dst)
+
+    def edit(key, change):
+        with h5py.File(dst / "corpus.h5", "r+") as h5:
+            data = h5[key][()]
+            new = change(data)
+            del h5[key]
+            h5.create_dataset(key, data=new)
+        return dst
+
+    return edit
+
+
+@pytest.mark.parametrize(("key", "change", "message"), [
+    ("songs/offset", lambda a: a + np.arange(len(a)), "starts at row"),
+    ("songs/n_rows", lambda a: np.concatenate([a[:1] + T, a[1:]]), "rows for"),
+    ("songs/split", lambda a: np.array([b"test"] + list(a[1:]), dtype=object), "neither"),
+    ("std", lambda a: a[:-3], "'std' has shape"),
+    ("mean", lambda a: np.where(np.arange(a.size) == 5, np.nan, a), "'mean' has 1 NaN"),
+    ("std", lambda a: np.where(np.arange(a.size) == 5, 0.0, a), "values <= 0"),
+    ("features", lambda a: np.where(np.arange(a.shape[0])[:, None] == 0, np.inf, a),
+     "feature row 0 has"),
+])
+def test_a_corpus_edited_inside_its_file_is_refused_when_opened(edited, key, change, message):
+    path = edited(key, change)
+    with pytest.raises(CorpusError, match=message) as excinfo:
+        open_corpus(path)
+    assert "\n" not in str(excinfo.value) and "prepare it again" in str(excinfo.value)
+
+
+def _pure_tones(folder: Path, amps) -> Path:
+    """Songs of one 400 Hz tone (4 whole periods per 441-sample block), each its own level:
+    every block of a song is the same, so the features have (almost) no spread."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, amp in enumerate(amps):
+        write_wav(folder / f"tone{i}.wav", tone(400.0, 1.0, amp=amp))
+    return folder
+
+
+def test_features_without_spread_are_reported_with_what_they_do(tmp_path, warnings_log):
+    music = _pure_tones(tmp_path / "tones", (0.5, 0.5, 0.3, 0.5, 0.4))
+    with prepare_corpus(music, tmp_path / "c", **SMALL) as corpus:
+        spread = corpus.spread
+        assert spread["std_floor"] == 1e-8 and spread["harmful"]
+        assert spread["low_features"] > 0.4 * corpus.features
+        assert spread["mean_predictor_dev_loss"] > 100  # instead of about 1
+        assert spread["zero_features"] >= 1  # the imaginary part of the DC bin: harmless
+    messages = [r.getMessage() for r in warnings_log]
+    assert any("spread below 1e-06" in m and "dev loss" in m and "larger std floor" in m
+               for m in messages), messages
+    # a safer floor, on request; the faithful default stays
+    with prepare_corpus(music, tmp_path / "safer", std_floor=1e-3, **SMALL) as corpus:
+        assert corpus.spread["std_floor"] == 1e-3 and not corpus.spread["harmful"]
+        assert corpus.std.min() >= np.float32(1e-3)
+        assert corpus.manifest["parameters"]["std_floor"] == 1e-3
+        assert corpus.spread["mean_predictor_dev_loss"] < 1
+    with pytest.raises(ParameterError, match="std_floor"):
+        prepare_corpus(music, tmp_path / "bad", std_floor=0.0, **SMALL)
+
+
+def test_music_has_no_harmful_low_spread_features(prepared):
+    corpus, _ = prepared
+    assert corpus.spread["low_features"] == 0 and not corpus.spread["harmful"]

@@ -158,3 +158,100 @@ def test_real_wesnoth_corpus_two_songs(tmp_path, capsys):
         assert mag[:, 20:1000].mean() > 10 * mag[:, 5000:5500].mean()
     assert not (tmp_path / "cache").exists()  # the installed package was used as is
     assert json.loads((out / "manifest.json").read_text())["counts"]["files"] == 20
+
+
+# --------------------------------------------------------------------------------------------
+# hostile and unlucky input (issue 13)
+
+SCRIPT = "import sys; from gruvsynth.commands.prepare import main; sys.exit(main(sys.argv[1:]))"
+
+
+def _errors(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("gruvsynth ")]
+
+
+def test_unreadable_inputs_are_one_line_errors_or_named_warnings(tmp_path, unprivileged):
+    music = tmp_path / "music"
+    make_songs(music, 2)
+    locked = music / "locked"
+    make_songs(locked, 1)
+    locked.chmod(0)
+    try:
+        run = [*unprivileged, sys.executable, "-c", SCRIPT]
+        done = subprocess.run([*run, str(locked / "s00.wav"), "-o", str(tmp_path / "a"),
+                               *SMALL], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        [err] = _errors(done.stderr)
+        assert "s00.wav: cannot be read (permission denied)" in err
+        done = subprocess.run([*run, str(locked), "-o", str(tmp_path / "b"), *SMALL],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        [err] = _errors(done.stderr)
+        assert "cannot be read (permission denied)" in err
+        # a folder with an unreadable sub-folder: the rest is used, the sub-folder named
+        done = subprocess.run([*run, str(music), "-o", str(tmp_path / "c"), *SMALL],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert "leaving out" in done.stderr and "locked: folder cannot be read" in done.stderr
+    finally:
+        locked.chmod(0o755)
+    with open_corpus(tmp_path / "c") as corpus:
+        assert corpus.songs() == ["s00.wav", "s01.wav"]
+
+
+def test_unwritable_outputs_are_one_line_errors(tmp_path, capsys, unprivileged):
+    make_songs(tmp_path / "music", 2)
+    for out in ("/proc/gruvsynth-test/c", "/sys/gruvsynth-test"):
+        assert main([str(tmp_path / "music"), "-o", out, *SMALL, "-q"]) == 1
+        err = capsys.readouterr().err.strip()
+        assert "cannot write here" in err and "\n" not in err, err
+    readonly = tmp_path / "readonly"
+    readonly.mkdir()
+    readonly.chmod(0o555)
+    try:
+        done = subprocess.run([*unprivileged, sys.executable, "-c", SCRIPT,
+                               str(tmp_path / "music"), "-o", str(readonly / "c"), *SMALL],
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        readonly.chmod(0o755)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    [err] = _errors(done.stderr)
+    assert "cannot write here (Permission denied)" in err
+    assert list(readonly.iterdir()) == []
+
+
+def test_a_closed_pipe_ends_prepare_quietly(tmp_path):
+    """``gruvsynth prepare ... | head -1``: the reader is gone before prepare prints."""
+    make_songs(tmp_path / "music", 2)
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(tmp_path / "music"), "-o",
+                             str(tmp_path / "c"), *SMALL], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # as head does once it has its line
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 141, err
+    assert "BrokenPipeError" not in err and "Traceback" not in err and "Exception" not in err
+    open_corpus(tmp_path / "c").close()  # the corpus itself was written
+
+
+def test_huge_blocks_and_std_floor_on_the_command_line(tmp_path, capsys):
+    make_songs(tmp_path / "music", 3)
+    assert main([str(tmp_path / "music"), "-o", str(tmp_path / "c"), "--block", "1000000000",
+                 "-q"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "4 GiB" in err and "\n" not in err
+    assert main([str(tmp_path / "music"), "-o", str(tmp_path / "c"), *SMALL, "--max-seconds",
+                 "0.01"]) == 1
+    assert "--max-seconds" in capsys.readouterr().err  # the command's words, not the API's
+    assert main([str(tmp_path / "music"), "-o", str(tmp_path / "c"), *SMALL,
+                 "--std-floor", "1e-3"]) == 0
+    out = capsys.readouterr().out
+    assert "spread" in out and "std floor 0.001" in out
+    with open_corpus(tmp_path / "c") as corpus:
+        assert corpus.manifest["parameters"]["std_floor"] == 1e-3
+    tones = tmp_path / "tones"
+    tones.mkdir()
+    for i, amp in enumerate((0.5, 0.5, 0.3, 0.5, 0.4)):
+        write_wav(tones / f"t{i}.wav", tone(400.0, 1.0, amp=amp))
+    assert main([str(tones), "-o", str(tmp_path / "t"), *SMALL]) == 0
+    out = capsys.readouterr().out
+    assert "the dev loss will be far above the train loss" in out and "--std-floor" in out

@@ -44,6 +44,7 @@ DEV_FRACTION = _corpus.DEV_FRACTION
 SPLIT_SEED = _corpus.SPLIT_SEED
 STATS_FROM = _corpus.STATS_FROM
 SR = _corpus.SR
+STD_FLOOR = _corpus.STD_FLOOR
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -112,8 +113,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where built-in corpora are downloaded when their Debian package is not "
         "installed (default: $GRUVSYNTH_CACHE, else ~/.cache/gruvsynth)",
     )
+    parser.add_argument(
+        "--std-floor", type=argtypes.positive_float, default=STD_FLOOR, metavar="S",
+        help=f"lower bound of each feature's standard deviation (default: {STD_FLOOR:g}, the "
+        "authors' code); a larger one, e.g. 1e-3, keeps features with (almost) no spread in "
+        "the training clips (a pure tone) from dominating the dev loss")
     parser.add_argument("--force", action="store_true",
-                        help="replace OUT if it is an existing corpus (default: refuse)")
+                        help="replace OUT if it is an existing corpus: a folder holding only a "
+                        "gruvsynth manifest.json and corpus.h5 (default: refuse; any other "
+                        "folder is never replaced)")
 
 
 def _source(args: argparse.Namespace):
@@ -143,6 +151,21 @@ def _human(n: float) -> str:
     return f"{n:.1f} GB"  # pragma: no cover
 
 
+def _spread_row(spread: dict, width: int) -> str:
+    """The summary's line on features with (almost) no spread."""
+    low = spread["low_features"]
+    text = (f"{low} of {width} features below {spread['spread_floor']:g}"
+            f" (std floor {spread['std_floor']:g}; {spread['zero_features']} always zero, "
+            "harmless)")
+    if spread["mean_predictor_dev_loss"] is not None:
+        text += f"; mean predictor's dev loss {spread['mean_predictor_dev_loss']:.3g}"
+    if spread["harmful"]:
+        text += (f", {spread['low_features_dev_loss']:.3g} of it from those features: the dev "
+                 "loss will be far above the train loss; prepare again with a larger "
+                 "--std-floor, e.g. 1e-3")
+    return text
+
+
 def run(args: argparse.Namespace) -> int:
     """Prepare the corpus and print a summary."""
     progress = getattr(args, "verbosity", 0) >= 0
@@ -153,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
         representation=args.representation, block=args.block, clip_blocks=args.clip_blocks,
         dev_fraction=args.dev_fraction, split_seed=args.split_seed, stats_from=args.stats_from,
         sr=args.sr, cache_dir=args.cache_dir, overwrite=args.force, progress=progress,
+        std_floor=args.std_floor,
     ) as corpus:
         m = corpus.manifest
         c = m["counts"]
@@ -164,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
                       f"({corpus.clip_blocks} blocks = {seconds:g} s each)"),
             ("features", f"D = {corpus.features} ({corpus.representation}, block {corpus.block})"),
             ("statistics", f"from {m['stats_from']} ({c['stats_blocks']} blocks)"),
+            ("spread", _spread_row(corpus.spread, corpus.features)),
             ("on disk", _human(_size(corpus.path))),
             ("skipped", f"{c['skipped']} of {c['used_files']} files"),
         ]
