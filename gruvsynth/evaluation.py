@@ -40,7 +40,7 @@ import scipy.signal
 
 from gruvsynth import features as feats
 from gruvsynth.errors import CorpusError, ParameterError
-from gruvsynth.fileio import atomic_path, write_json_atomic
+from gruvsynth.fileio import atomic_path, check_writable_folder, write_json_atomic
 
 __all__ = [
     "BAND",
@@ -829,6 +829,8 @@ def evaluate_run(
     corpus = run.corpus
     out_dir = Path(out_dir) if out_dir is not None else Path(run.path) / "evaluation"
     json_path = Path(json_path) if json_path is not None else out_dir / "evaluation.json"
+    check_writable_folder(out_dir)  # refuse unwritable outputs before the work
+    check_writable_folder(json_path.parent)
     model = run.load_model(which)
     dev = dev_pass(model, corpus, batch_size=batch_size, band=band, progress=progress)
     config = getattr(run, "config", {}) or {}

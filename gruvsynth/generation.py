@@ -58,7 +58,7 @@ from tqdm.auto import tqdm
 
 from gruvsynth import features as feats
 from gruvsynth.errors import CheckpointError, GruvError, ParameterError
-from gruvsynth.fileio import write_json_atomic
+from gruvsynth.fileio import check_writable_folder, write_json_atomic
 
 __all__ = [
     "METHODS",
@@ -76,6 +76,9 @@ __all__ = [
     "GenerationResult",
     "generate_from_run",
     "output_paths",
+    "MAX_GENERATION_BYTES",
+    "generation_bytes",
+    "check_generation_size",
 ]
 
 #: The two implementations of the generation algorithm.
@@ -89,6 +92,10 @@ DEFAULT_SEED_BLOCKS = 40
 DEFAULT_TIMES = 3.0
 #: Corpus splits a seed can be taken from.
 SEED_SPLITS = ("dev", "train")
+#: Largest generation :func:`generate_from_run` starts without ``force=True``: the bytes of the
+#: arrays it keeps (:func:`generation_bytes`).  4 GiB is about 80 minutes of audio for one
+#: seed at the paper's sizes (D = 22,050, N = 11,025).
+MAX_GENERATION_BYTES = 4 * 2**30
 
 #: Layers the stateful step applies block by block (they act on the last axis only).
 _POSITIONWISE = (
@@ -460,6 +467,77 @@ def resolve_iterations(
     return int(round(times * seed_blocks)) - seed_blocks
 
 
+def generation_bytes(n_seeds: int, output_blocks: int, features: int, block: int) -> int:
+    """Bytes of the arrays a generation keeps in memory (what :data:`MAX_GENERATION_BYTES` bounds).
+
+    Parameters
+    ----------
+    n_seeds, output_blocks, features, block : int
+        Seeds, blocks per output, feature width ``D`` and samples per block ``N``.
+
+    Returns
+    -------
+    int
+        ``n_seeds * output_blocks * (2 * 4 * D + 4 * N)``: the normalised and the
+        de-normalised blocks, and the audio, all float32 (the WAV files on disk take
+        ``2 * N`` bytes per block more).
+    """
+    return int(n_seeds) * int(output_blocks) * (8 * int(features) + 4 * int(block))
+
+
+def _human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n:.3g} PiB"  # pragma: no cover
+
+
+def _human_seconds(s: float) -> str:
+    for unit, size in (("years", 365.25 * 86400), ("days", 86400), ("hours", 3600),
+                       ("minutes", 60)):
+        if s >= size:
+            return f"{s / size:.3g} {unit}"
+    return f"{s:.3g} s"
+
+
+def check_generation_size(*, n_seeds: int, output_blocks: int, features: int, block: int,
+                          sr: int, force: bool = False) -> int:
+    """Refuse a generation whose arrays would exceed :data:`MAX_GENERATION_BYTES`.
+
+    Parameters
+    ----------
+    n_seeds, output_blocks, features, block : int
+        As for :func:`generation_bytes`.
+    sr : int
+        Sample rate (for the length in words).
+    force : bool
+        Allow it anyway.
+
+    Returns
+    -------
+    int
+        The bytes (:func:`generation_bytes`).
+
+    Raises
+    ------
+    ParameterError
+        The generation is too large and ``force`` is false.
+    """
+    size = generation_bytes(n_seeds, output_blocks, features, block)
+    if size > MAX_GENERATION_BYTES and not force:
+        seconds = output_blocks * block / sr
+        raise ParameterError(
+            f"{output_blocks} blocks per output ({_human_seconds(seconds)} of audio) x "
+            f"{n_seeds} seed(s) need about {_human_bytes(size)} of memory, more than the limit "
+            f"of {_human_bytes(MAX_GENERATION_BYTES)} (gruvsynth.generation."
+            "MAX_GENERATION_BYTES)",
+            hint="ask for a shorter output, or pass force=True to generate it anyway",
+            cli_hint="ask for a shorter output (--iterations, --seconds, --times), or use "
+                     "--force to generate it anyway")
+    return size
+
+
 @dataclass
 class Seed:
     """One seed window and where it came from.
@@ -761,7 +839,7 @@ class GenerationResult:
         from gruvsynth import audio as audio_io
 
         paths = output_paths(path, len(self.seeds))
-        paths[0]["wav"].parent.mkdir(parents=True, exist_ok=True)
+        check_writable_folder(paths[0]["wav"].parent)
         written = []
         for i, p in enumerate(paths):
             clipped = int(audio_io.save(p["wav"], self.audio[i], sr=self.sr))
@@ -807,6 +885,7 @@ def generate_from_run(
     method: str = DEFAULT_METHOD,
     which: str = "final",
     progress: bool = True,
+    force: bool = False,
 ) -> GenerationResult:
     """Generate music with a trained run's model, from seeds in its corpus or a user's file.
 
@@ -833,6 +912,8 @@ def generate_from_run(
         Checkpoint: ``"final"``, ``"latest"`` or a path (``Run.load_model``).
     progress : bool
         Show progress bars.
+    force : bool
+        Generate even when the arrays would exceed :data:`MAX_GENERATION_BYTES`.
 
     Returns
     -------
@@ -842,7 +923,8 @@ def generate_from_run(
     Raises
     ------
     ParameterError
-        For bad settings, or seeds that do not fit in the data.
+        For bad settings, seeds that do not fit in the data, or a generation larger than
+        :data:`MAX_GENERATION_BYTES` without ``force``.
     gruvsynth.errors.GruvError
         For a missing or broken run, corpus or audio file.
     """
@@ -860,6 +942,8 @@ def generate_from_run(
     block, sr, representation = int(corpus.block), int(corpus.sr), corpus.representation
     n_iter = resolve_iterations(seed_blocks=seed_blocks, iterations=iterations, seconds=seconds,
                                 times=times, block=block, sr=sr)
+    check_generation_size(n_seeds=n_seeds, output_blocks=output_length(seed_blocks, n_iter),
+                          features=int(corpus.features), block=block, sr=sr, force=force)
     if isinstance(seed_from, str) and seed_from in SEED_SPLITS:
         seeds = pick_windows(corpus, seed_from, seed_blocks=seed_blocks, n_seeds=n_seeds,
                              seed_index=seed_index, seed=seed)

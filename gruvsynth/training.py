@@ -28,6 +28,13 @@ epoch count, optimizer state and shuffling (the order of epoch ``e`` depends onl
 
 Only :mod:`gruvsynth.backend` touches backend-specific APIs; Keras itself is imported only once
 :func:`gruvsynth.backend.select_backend` has fixed the backend.
+
+Loading a run folder never runs code it names: models load in Keras's safe mode with
+gruvsynth's cells registered, and no module named in a run's files (``config.json``'s
+``"module:Class"`` cell) is ever imported because of them.  A cell of the user's own loads
+once the user has imported the module that registers it (:func:`import_cell_modules`, or
+``--cell-module MODULE`` on the command line).  A run opened for generation or evaluation
+must still have the corpus it was trained on (:attr:`Run.corpus` compares the manifest hash).
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ import numbers
 import os
 import re
 import shutil
+import sys
 import time
 import zipfile
 from collections.abc import Iterator
@@ -58,10 +66,12 @@ import numpy as np
 
 from gruvsynth.errors import (
     CheckpointError,
+    CorpusError,
     ParameterError,
     RunError,
     TrainingDivergedError,
 )
+from gruvsynth.fileio import writing
 
 __all__ = [
     "TrainConfig",
@@ -70,6 +80,8 @@ __all__ = [
     "resume",
     "open_run",
     "load_model_file",
+    "import_cell_modules",
+    "require_imported_cell",
     "epoch_order",
     "format_summary",
     "RESUMABLE_KEYS",
@@ -278,6 +290,82 @@ def cell_from_spec(spec):
             raise ParameterError(f"cannot import cell {spec!r}: {exc}") from None
         return obj
     return spec
+
+
+def _spec_module(spec) -> str | None:
+    """The module of a ``"module:Class"`` spec, else None."""
+    if isinstance(spec, str) and ":" in spec:
+        return spec.partition(":")[0].strip() or None
+    return None
+
+
+def import_cell_modules(modules) -> list:
+    """Import the modules that define (and register) the user's own cells.
+
+    Loading a run never imports a module because the run's files name it; a run whose model
+    uses a cell of your own loads once its module is imported, by this function (what
+    ``--cell-module MODULE`` does) or by an ``import`` of your own.
+
+    Parameters
+    ----------
+    modules : str or iterable of str
+        Module names, e.g. ``"mypkg.cells"``.
+
+    Returns
+    -------
+    list of module
+
+    Raises
+    ------
+    ParameterError
+        A module cannot be imported.
+    """
+    if isinstance(modules, str):
+        modules = [modules]
+    out = []
+    for name in modules:
+        try:
+            out.append(importlib.import_module(name))
+        except Exception as exc:  # ImportError, or anything the module raises on import
+            raise ParameterError(f"cannot import cell module {name!r}: "
+                                 f"{type(exc).__name__}: {exc}") from None
+    return out
+
+
+def _cell_module_hint(module: str | None) -> dict:
+    name = module or "MODULE"
+    what = "" if module else " (the module that registers the cell)"
+    return {"hint": f"import {name}{what} before loading, or pass it to "
+                    f"gruvsynth.training.import_cell_modules",
+            "cli_hint": f"name it with --cell-module {name}{what}"}
+
+
+def require_imported_cell(spec, *, where) -> None:
+    """Refuse a cell spec read from a run's files whose module is not imported yet.
+
+    gruvsynth never imports a module because a run folder names it (that would run code
+    from whoever made the folder).  A ``"module:Class"`` spec from a run's ``config.json``
+    is usable only once the user has imported the module (or named the cell themselves).
+
+    Parameters
+    ----------
+    spec : str or dict
+        The run's cell spec (:func:`cell_spec`).
+    where : str or os.PathLike
+        The run folder (named in the message).
+
+    Raises
+    ------
+    RunError
+        The spec names a module that is not imported.
+    """
+    module = _spec_module(spec)
+    if module is not None and module not in sys.modules:
+        raise RunError(
+            f"{where}: the run's cell {spec!r} is defined in module {module!r}, which gruvsynth "
+            "does not import because a run folder names it",
+            hint=f"import {module} first if you trust it",
+            cli_hint=f"name the cell yourself with --cell {spec} if you trust that module")
 
 
 def _cell_label(spec) -> str:
@@ -494,13 +582,17 @@ def _check_model_file(path: Path) -> None:
 def load_model_file(path, *, cell=None):
     """Load a ``.keras`` model file in Keras's safe mode, with gruvsynth's cells registered.
 
+    No module is imported because of the file or the run: Keras's own and gruvsynth's cells
+    load by their registered names, and a cell of the user's own loads only once the user has
+    imported the module that registers it (:func:`import_cell_modules`).
+
     Parameters
     ----------
     path : str or os.PathLike
         A ``.keras`` file (a checkpoint or a final model).
     cell : str or dict, optional
-        The run's cell spec (:func:`cell_spec`); a ``"module:Class"`` spec is imported first so
-        that a user's registered cell deserialises.
+        The run's cell spec (:func:`cell_spec`), used only to say which module to import when
+        the model's cell is not registered.
 
     Returns
     -------
@@ -510,7 +602,8 @@ def load_model_file(path, *, cell=None):
     Raises
     ------
     CheckpointError
-        The file is missing, empty, truncated, corrupt or not a Keras model.
+        The file is missing, empty, truncated, corrupt or not a Keras model, or its cell is
+        not registered (the message says which module to import).
     """
     from gruvsynth.backend import select_backend
 
@@ -520,13 +613,17 @@ def load_model_file(path, *, cell=None):
     import keras
 
     _import_cells()
-    if isinstance(cell, str) and ":" in cell:
-        with contextlib.suppress(ParameterError):
-            cell_from_spec(cell)
     try:
         return keras.saving.load_model(path, safe_mode=True)
     except Exception as exc:  # Keras raises many types (ValueError, OSError, TypeError, ...)
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = str(exc).strip()
+        reason = text.splitlines()[0] if text else type(exc).__name__
+        found = re.search(r"Could not locate class '([^']+)'", text)
+        if found:
+            raise CheckpointError(
+                f"{path}: the model's cell class {found[1]!r} is not registered (the run's "
+                f"cell is {cell!r}; gruvsynth does not import a module because a run names it)",
+                **_cell_module_hint(_spec_module(cell))) from None
         raise CheckpointError(f"{path}: cannot load the model ({reason[:300]})") from None
 
 
@@ -586,10 +683,29 @@ class Run:
 
     @functools.cached_property
     def corpus(self):
-        """The run's corpus (:func:`gruvsynth.corpus.open_corpus` on ``config["corpus"]``)."""
+        """The run's corpus (:func:`gruvsynth.corpus.open_corpus` on ``config["corpus"]``),
+        checked to be the corpus the run was trained on.
+
+        Raises
+        ------
+        RunError
+            The corpus's manifest hash is not the run's ``corpus_hash`` (it was prepared again,
+            e.g. with ``--force`` and another split); the message names what differs.
+        """
         from gruvsynth.corpus import open_corpus
 
-        return open_corpus(self.config["corpus"])
+        corpus = open_corpus(self.config["corpus"])
+        expected = self.config.get("corpus_hash")
+        if expected and corpus.manifest_hash != expected:
+            diffs = _corpus_differences(self.config, corpus)
+            corpus.close()
+            raise RunError(
+                f"{self.path}: the corpus {corpus.path} is not the one this run was trained on "
+                f"({diffs}; manifest hash {corpus.manifest_hash[:12]} now, {expected[:12]} in "
+                "the run): its losses and seeds would not mean what they say",
+                hint="prepare the corpus again with the run's settings, or train a new run "
+                     "on it")
+        return corpus
 
     @property
     def completed_epochs(self) -> int:
@@ -673,6 +789,16 @@ class Run:
         }
 
 
+def _corpus_differences(config: dict, corpus) -> str:
+    """What differs between the corpus a run was trained on and ``corpus``, in words."""
+    now = {"features": int(corpus.features), "representation": corpus.representation,
+           "block": int(corpus.block), "clip_blocks": int(corpus.clip_blocks),
+           "train_clips": len(corpus.clips("train")[0]), "dev_clips": len(corpus.clips("dev")[0])}
+    diffs = [f"{key} {config[key]!r} in the run, {value!r} now" for key, value in now.items()
+             if key in config and config[key] != value]
+    return "; ".join(diffs) or "the same sizes, but other songs, another split or other statistics"
+
+
 def open_run(run_dir) -> Run:
     """Open a run folder written by :func:`train`.
 
@@ -690,7 +816,11 @@ def open_run(run_dir) -> Run:
         The folder or its ``config.json`` is missing or not a gruvsynth run.
     """
     path = Path(run_dir).expanduser()
-    if not path.is_dir():
+    try:
+        is_dir = path.is_dir()
+    except PermissionError:
+        raise RunError(f"{path}: cannot be read (permission denied)") from None
+    if not is_dir:
         raise RunError(f"{path}: no such run folder")
     return Run(path)
 
@@ -886,6 +1016,18 @@ def _batches(corpus, split: str, order: np.ndarray, batch_size: int):
             yield batch
 
 
+def _nonfinite_data(corpus, split: str, index: np.ndarray) -> str | None:
+    """Which clips of a batch hold NaN or infinite values (inputs or targets), in words."""
+    x, y = _read_batch(corpus, split, np.asarray(index))
+    bad = ~(np.isfinite(x).all(axis=(1, 2)) & np.isfinite(y).all(axis=(1, 2)))
+    if not bad.any():
+        return None
+    clips = sorted({int(i) for i in np.asarray(index)[bad]})
+    return (f"the {split} clip{'s' if len(clips) > 1 else ''} "
+            f"{', '.join(map(str, clips[:10]))}{', ...' if len(clips) > 10 else ''} hold NaN or "
+            "infinite features")
+
+
 def _save_checkpoint(model, run_dir: Path, epoch: int, stamp: dict) -> Path:
     """Write ``checkpoints/epoch-NNNNNN.keras`` atomically, with a stamp naming run and epoch."""
     folder = run_dir / CHECKPOINT_DIR
@@ -1074,7 +1216,8 @@ def train(corpus_dir, run_dir=None, *, config: TrainConfig | None = None, progre
             _check_foreign(path)
             if (path / CONFIG_NAME).exists():
                 _prepare_folder(path, resolved)  # refuse a different configuration first
-            path.mkdir(parents=True, exist_ok=True)
+            with writing(path):
+                path.mkdir(parents=True, exist_ok=True)
             with _run_lock(path):
                 record = _prepare_folder(path, resolved)
                 return _train_locked(path, record, cfg, corpus, progress=progress,
@@ -1162,6 +1305,12 @@ def _train_session(path: Path, record: dict, cfg: TrainConfig, corpus, *, progre
     n_train, n_dev = record["train_clips"], record["dev_clips"]
     if n_dev == 0:
         log.warning("%s: the corpus has no dev clips, so there is no dev loss", corpus.path)
+    spread = getattr(corpus, "spread", None)
+    if spread and spread.get("harmful"):
+        from gruvsynth.corpus import describe_spread
+
+        log.warning("%s: %s (prepare the corpus again with a larger std floor)", corpus.path,
+                    describe_spread(spread, int(record["features"])))
     steps, chosen_feed = _make_steps(model, corpus, record, dist=dist, feed=feed,
                                      steps_per_call=steps_per_call)
     resident_feed = getattr(steps, "resident", False)
@@ -1184,6 +1333,12 @@ def _train_session(path: Path, record: dict, cfg: TrainConfig, corpus, *, progre
                     loss, bad, bad_loss = steps.train_epoch(
                         _batches(corpus, "train", order, cfg.batch_size), bar=inner)
             if bad is not None:
+                problem = _nonfinite_data(corpus, "train", chunks(order, cfg.batch_size)[bad])
+                if problem:
+                    raise CorpusError(
+                        f"{corpus.path}: {problem}, so the loss became {bad_loss} in epoch "
+                        f"{epoch} (batch {bad + 1} of {n_batches}); the data is at fault, not "
+                        "the learning rate: prepare the corpus again")
                 where = (f"{last_ckpt} (epoch {last_ckpt_epoch})" if last_ckpt is not None
                          else "none (no checkpoint was written yet)")
                 raise TrainingDivergedError(
@@ -1273,8 +1428,15 @@ def resume(run_dir, *, epochs: int | None = None, backend: str | None = None,
     Returns
     -------
     Run
+
+    Raises
+    ------
+    RunError
+        The run's cell is ``"module:Class"`` and that module is not imported: import it first
+        (see :func:`require_imported_cell`).
     """
     run = open_run(run_dir)
+    require_imported_cell(run.config.get("cell"), where=run.path)
     cfg = TrainConfig.from_dict(run.config)
     backend = backend or os.environ.get("KERAS_BACKEND") or run.config.get("backend")
     cfg = cfg.replace(backend=backend)

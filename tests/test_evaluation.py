@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -270,3 +271,41 @@ def test_evaluate_command(run, tmp_path, capsys):
     rc = evaluate_cmd.main([str(tmp_path / "nothing"), "--quiet"])
     assert rc == 1
     assert "no such run folder" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- hostile input
+
+
+def test_evaluate_refuses_a_corpus_prepared_again(run, tmp_path, capsys):
+    """After ``prepare --force`` with another split the dev loss would be over other clips."""
+    import shutil
+
+    from gruvsynth.errors import RunError
+    from gruvsynth.training import open_run
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(run.config["corpus"], corpus)
+    copy = tmp_path / "run"
+    shutil.copytree(run.path, copy)
+    config = json.loads((copy / "config.json").read_text())
+    config["corpus"] = str(corpus)
+    (copy / "config.json").write_text(json.dumps(config))
+    music = Path(run.config["corpus"]).parent / "music"
+    prepare_corpus(music, corpus, block=BLOCK, clip_blocks=T, dev_fraction=0.25,
+                   overwrite=True, progress=False).close()
+    with pytest.raises(RunError, match="not the one this run was trained on") as excinfo:
+        evaluate_run(open_run(copy), generate=False, out_dir=tmp_path / "e", progress=False)
+    assert f"dev_clips {run.config['dev_clips']} in the run" in str(excinfo.value)
+    assert evaluate_cmd.main([str(copy), "--no-generate", "-q"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "dev_clips" in err and "\n" not in err
+    assert not (tmp_path / "e").exists()
+
+
+def test_evaluate_refuses_unwritable_outputs_before_the_work(run, tmp_path, capsys):
+    for args in (["--out-dir", "/proc/gruvsynth-test"], ["--json", "/sys/e.json"],
+                 ["--out-dir", str(tmp_path / "ok"), "--json", "/proc/gruvsynth-test/e.json"]):
+        assert evaluate_cmd.main([str(run.path), "--no-generate", "-q", *args]) == 1
+        err = capsys.readouterr().err.strip()
+        assert "cannot write here" in err and "\n" not in err
+    assert not (tmp_path / "ok" / "fig3.npz").exists()

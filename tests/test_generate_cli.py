@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,3 +112,89 @@ def test_bad_arguments(run, tmp_path, capsys):
     assert rc == 0 and (tmp_path / "new" / "x.wav").is_file()  # the folder is created
     rc = generate_cmd.main([str(run.path), "-o", str(tmp_path / "x.mp3")])
     assert rc == 1 and ".wav" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------
+# hostile and unlucky input (issue 13)
+
+
+def test_outputs_beyond_the_bound_are_refused_unless_forced(run, tmp_path, capsys,
+                                                            monkeypatch):
+    from gruvsynth import generation
+    from gruvsynth.errors import ParameterError
+
+    rc = generate_cmd.main([str(run.path), "-o", str(tmp_path / "x.wav"), "--iterations",
+                            "10000000000000"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and "\n" not in err
+    assert "years of audio" in err and "more than the limit of 4 GiB" in err
+    assert "--force" in err and "force=True" not in err
+    assert not (tmp_path / "x.wav").exists()
+    with pytest.raises(ParameterError, match="pass force=True"):
+        generation.generate_from_run(run, iterations=10**13, progress=False)
+    # the bound is what is checked: lower it, and --force lets the output through
+    monkeypatch.setattr(generation, "MAX_GENERATION_BYTES", 1000)
+    args = [str(run.path), "-o", str(tmp_path / "y.wav"), "--seed-blocks", "4", "--quiet"]
+    assert generate_cmd.main(args) == 1
+    assert "more than the limit" in capsys.readouterr().err
+    assert generate_cmd.main([*args, "--force"]) == 0 and (tmp_path / "y.wav").is_file()
+
+
+def _copy_of_run_and_corpus(run, tmp_path):
+    """A copy of the run whose config points at a copy of its corpus (the same manifest)."""
+    import shutil
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(run.config["corpus"], corpus)
+    copy = tmp_path / "run"
+    shutil.copytree(run.path, copy)
+    config = json.loads((copy / "config.json").read_text())
+    config["corpus"] = str(corpus)
+    (copy / "config.json").write_text(json.dumps(config))
+    return copy, corpus
+
+
+def test_a_corpus_prepared_again_is_not_silently_used(run, tmp_path, capsys):
+    copy, corpus = _copy_of_run_and_corpus(run, tmp_path)
+    out = tmp_path / "a.wav"
+    assert generate_cmd.main([str(copy), "-o", str(out), "--seed-blocks", "4", "-q"]) == 0
+    music = Path(run.config["corpus"]).parent / "music"
+    prepare_corpus(music, corpus, block=BLOCK, clip_blocks=T, dev_fraction=0.67,
+                   overwrite=True, progress=False).close()
+    assert generate_cmd.main([str(copy), "-o", str(tmp_path / "b.wav"), "--seed-blocks", "4",
+                              "-q"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "not the one this run was trained on" in err and "\n" not in err
+    assert "dev_clips 3 in the run, 6 now" in err and "train_clips 6 in the run, 3 now" in err
+    assert not (tmp_path / "b.wav").exists()
+
+
+def test_an_unwritable_output_is_refused_before_the_work(run, capsys):
+    for target in ("/proc/gruvsynth-test/x.wav", "/sys/x.wav"):
+        rc = generate_cmd.main([str(run.path), "-o", target, "--seed-blocks", "4", "-q"])
+        err = capsys.readouterr().err.strip()
+        assert rc == 1 and "cannot write here" in err and "\n" not in err
+
+
+def test_an_unreadable_seed_file_is_a_one_line_error(run, tmp_path, unprivileged):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    write_wav(locked / "mine.wav", tone(440.0, 10 * BLOCK / 44100))
+    locked.chmod(0)
+    exe = shutil.which("gruvsynth") or str(Path(sys.executable).parent / "gruvsynth")
+    try:
+        done = subprocess.run(
+            [*unprivileged, exe, "generate", str(run.path), "-o", str(tmp_path / "x.wav"),
+             "--seed-from", str(locked / "mine.wav"), "--seed-blocks", "4", "-q"],
+            capture_output=True, text=True, timeout=300,
+            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    finally:
+        locked.chmod(0o755)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    [err] = [line for line in done.stderr.splitlines() if line.startswith("gruvsynth ")]
+    assert "mine.wav: cannot be read (permission denied)" in err

@@ -327,3 +327,52 @@ def test_backend_cannot_change_once_keras_is_imported():
         select_backend("theano")
     v = versions()
     assert v["backend"] == current and v["keras"] == keras.__version__
+
+
+# ---------------------------------------------------------------------------------------------
+# hostile and unlucky data (issue 13)
+
+
+def test_nan_features_are_blamed_on_the_data_not_the_learning_rate(corpora, tmp_path):
+    import h5py
+
+    from gruvsynth.corpus import CHECK_ROWS
+    from gruvsynth.errors import CorpusError
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(corpora["tone"], corpus)
+    with h5py.File(corpus / "corpus.h5", "r+") as h5:
+        rows = h5["features"].shape[0]
+        sampled = set(np.linspace(0, rows - 1, min(rows, CHECK_ROWS)).round().astype(int))
+        train_song = list(h5["songs/split"].asstr()[()]).index("train")
+        start = int(h5["songs/offset"][train_song])
+        row = next(r for r in range(start + 1, rows) if r not in sampled)  # not checked at open
+        h5["features"][row, 3] = np.nan
+    with pytest.raises(CorpusError, match="hold NaN or infinite features") as excinfo:
+        train(corpus, tmp_path / "run", hidden=8, epochs=1, progress=False)
+    assert "not the learning rate" in str(excinfo.value)
+    assert "try a lower learning rate" not in str(excinfo.value)
+
+
+def test_train_warns_before_the_first_epoch_about_features_without_spread(tmp_path, caplog):
+    from synth import tone, write_wav
+
+    from gruvsynth.corpus import prepare_corpus
+
+    music = tmp_path / "tones"
+    music.mkdir()
+    for i, amp in enumerate((0.5, 0.5, 0.3, 0.5, 0.4)):  # one tone, 4 periods per block
+        write_wav(music / f"t{i}.wav", tone(400.0, 0.3, amp=amp))
+    prepare_corpus(music, tmp_path / "c", block=441, clip_blocks=4, progress=False).close()
+    logger = logging.getLogger("gruvsynth")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        with caplog.at_level(logging.INFO, logger="gruvsynth"):
+            run = train(tmp_path / "c", tmp_path / "run", hidden=4, epochs=1, progress=False)
+    finally:
+        logger.setLevel(level)
+    warned = [r for r in caplog.records if "spread below" in r.getMessage()]
+    assert warned and warned[0].levelno == logging.WARNING
+    assert "larger std floor" in warned[0].getMessage()
+    assert run.history[0]["dev_loss"] > 100 * max(run.history[0]["loss"], 1e-6)

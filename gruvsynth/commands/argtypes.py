@@ -1,5 +1,6 @@
 """Argument types shared by the subcommands: each turns a string into a checked value or
-raises ``argparse.ArgumentTypeError`` with a one-line message naming what was expected."""
+raises ``argparse.ArgumentTypeError`` with a one-line message naming what was expected; and
+the arguments several subcommands share (:func:`add_cell_module_argument`)."""
 
 from __future__ import annotations
 
@@ -45,3 +46,16 @@ def fraction(text: str) -> float:
 def at_least_one(text: str) -> float:
     """A finite number >= 1."""
     return _number(text, float, lambda v: math.isfinite(v) and v >= 1, "a number >= 1")
+
+
+def add_cell_module_argument(parser) -> None:
+    """Add ``--cell-module MODULE`` (repeatable; destination ``cell_module``, a list).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser or argument group
+    """
+    parser.add_argument(
+        "--cell-module", action="append", default=[], metavar="MODULE",
+        help="import MODULE first, e.g. the module that defines and registers your own cell "
+        "(may be repeated); a run folder's files never make gruvsynth import anything")

@@ -29,7 +29,8 @@ Evaluate a run folder made by `gruvsynth train`:
     near-copies.
 
 Writes RUN_DIR/evaluation/fig3.npz and evaluation.json (or --out-dir, --json) and prints a
-short table.
+short table.  The run's corpus must still be the one it was trained on (its manifest hash is
+compared).  A run whose model uses a cell of your own needs --cell-module MODULE.
 
 examples:
   gruvsynth evaluate runs/lstm
@@ -65,6 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip generation (dev loss, Figure 3 and dev audio only)")
     parser.add_argument("--backend", choices=("tensorflow", "jax", "torch"), default=None,
                         help="Keras backend (default: $KERAS_BACKEND if set, else tensorflow)")
+    argtypes.add_cell_module_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,8 +75,9 @@ def run(args: argparse.Namespace) -> int:
 
     select_backend(args.backend)
     from gruvsynth.evaluation import evaluate_run, format_table
-    from gruvsynth.training import open_run
+    from gruvsynth.training import import_cell_modules, open_run
 
+    import_cell_modules(args.cell_module)
     quiet = getattr(args, "verbosity", 0) < 0
     generate = False if args.no_generate else {
         "n_seeds": args.n_seeds, "seed": args.seed, "method": args.method,

@@ -35,11 +35,18 @@ in).
 (O(n)); --method faithful re-feeds the whole growing sequence every iteration (O(n^2)), as the
 authors' code.  Both give the same blocks to within float rounding.
 
+A generation whose arrays would need more than 4 GiB of memory (about 80 minutes of audio per
+seed at the paper's sizes) is refused unless --force is given.  The run's corpus must still be
+the one it was trained on.  A run whose model uses a cell of your own needs --cell-module
+MODULE (the module that registers the cell): gruvsynth never imports a module because a run
+folder names it.
+
 examples:
   gruvsynth generate runs/lstm -o out/lstm.wav
   gruvsynth generate runs/lstm -o out/lstm.wav --seed-from train --seed-index 0 --times 4
   gruvsynth generate runs/gru -o out/gru.wav --n-seeds 5 --seed 1 --seconds 30
   gruvsynth generate runs/lstm -o out/mine.wav --seed-from my_song.mp3 --checkpoint latest
+  gruvsynth generate runs/mgu -o out/mgu.wav --cell-module my_cells
 """
 
 #: Defaults (the paper's or the authors' code's where they have one).
@@ -112,6 +119,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    f"file (default: {DEFAULT_CHECKPOINT})")
     m.add_argument("--backend", choices=("tensorflow", "jax", "torch"), default=None,
                    help="Keras backend (default: $KERAS_BACKEND if set, else tensorflow)")
+    argtypes.add_cell_module_argument(m)
+    parser.add_argument("--force", action="store_true",
+                        help="generate even when the output needs more than 4 GiB of memory "
+                        "(default: refuse)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,12 +130,15 @@ def run(args: argparse.Namespace) -> int:
     from gruvsynth.backend import select_backend
 
     select_backend(args.backend)
+    from gruvsynth.fileio import check_writable_folder
     from gruvsynth.generation import generate_from_run, output_paths
-    from gruvsynth.training import open_run
+    from gruvsynth.training import import_cell_modules, open_run
 
+    import_cell_modules(args.cell_module)
     quiet = getattr(args, "verbosity", 0) < 0
     out = args.out
-    output_paths(out, args.n_seeds)  # refuse a bad output name before the work
+    paths = output_paths(out, args.n_seeds)  # refuse a bad output name before the work
+    check_writable_folder(Path(paths[0]["wav"]).expanduser().parent)
     seed_index = args.seed_index
     if seed_index is not None and len(seed_index) == 1 and args.n_seeds == 1:
         seed_index = seed_index[0]
@@ -133,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         run_, seed_from=args.seed_from, seed_index=seed_index, seed=args.seed,
         seed_blocks=args.seed_blocks, iterations=args.iterations, seconds=args.seconds,
         times=args.times, n_seeds=args.n_seeds, method=args.method, which=args.checkpoint,
-        progress=not quiet,
+        progress=not quiet, force=args.force,
     )
     written = result.save(Path(out).expanduser())
     if not quiet:

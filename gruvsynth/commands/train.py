@@ -252,7 +252,7 @@ def read_config_file(path: str | Path) -> tuple[dict, dict]:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``gruvsynth train`` with parsed arguments."""
-    from gruvsynth.training import CONFIG_NAME, open_run, train
+    from gruvsynth.training import CONFIG_NAME, open_run, require_imported_cell, train
 
     fields, other = read_config_file(args.config) if args.config else ({}, {})
     corpus = args.corpus or other.get("corpus")
@@ -267,6 +267,8 @@ def run(args: argparse.Namespace) -> int:
             raise ParameterError(
                 "give CORPUS_DIR to start a run (or -o RUN_DIR of an existing run to resume it)")
         existing = open_run(out)
+        if "cell" not in fields and "cell" not in cli:  # the run's own cell: never imported
+            require_imported_cell(existing.config.get("cell"), where=existing.path)
         base = TrainConfig.from_dict(existing.config)
         corpus = existing.config["corpus"]
         if "backend" not in fields and "backend" not in cli and os.environ.get("KERAS_BACKEND"):
