@@ -35,6 +35,13 @@ The JSON formats (all keys required unless marked optional):
     "means": {corpus: {cell: {"spectral_flatness", "log_spectral_distance_db", ...}}}}``
 ``generation_length.json``
     ``{"rows": [{"corpus", "cell", "seed_blocks", "sample", "times", "looped", ...}], ...}``
+
+:func:`collect` checks each file against these shapes (:data:`SCHEMAS`) and refuses one that
+parses but has another shape, naming the file and the entry.  A folder with none of these
+files is refused too (there is nothing to judge).  The page links only files inside the
+results folder: a link read from ``samples.json`` must be a relative path without a URL scheme
+that stays inside the folder (no ``javascript:``, ``data:``, ``/etc/...``, ``../..``);
+anything else is refused with a message (:func:`safe_link`).
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import urllib.parse
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -58,6 +66,7 @@ from pathlib import Path
 import numpy as np
 
 from gruvsynth.errors import GruvError
+from gruvsynth.fileio import writing
 
 __all__ = [
     "REPRODUCED",
@@ -70,6 +79,9 @@ __all__ = [
     "write_text",
     "write_csv",
     "read_json",
+    "SCHEMAS",
+    "check_shape",
+    "safe_link",
     "final_value",
     "overfit_epoch",
     "tally",
@@ -165,18 +177,19 @@ def write_text(path, text: str) -> Path:
     pathlib.Path
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A unique name opened with "x" (not mkstemp, whose files are private): the result gets
-    # the usual permissions (umask).
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with writing(path):  # an unwritable folder is an OutputError naming it
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # A unique name opened with "x" (not mkstemp, whose files are private): the result
+        # gets the usual permissions (umask).
+        tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            with open(tmp, "x", encoding="utf-8", newline="") as f:
+                f.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
     return path
 
 
@@ -255,6 +268,176 @@ def read_json(path):
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise GruvError(f"{path}: unreadable results file ({exc})") from None
+
+
+# --------------------------------------------------------------------------------------------
+# The shapes of the results files
+# --------------------------------------------------------------------------------------------
+
+#: Leaves of a shape: a number (int or float, not bool) or null; a string; an integer.
+NUMBER, STRING, INTEGER, ANY = "number", "string", "integer", "any"
+
+
+class _MapOf:
+    """A shape: an object with any keys, each value of ``shape``."""
+
+    def __init__(self, shape):
+        self.shape = shape
+
+
+_HISTORY = [{"epoch": NUMBER, "loss": NUMBER, "dev_loss": NUMBER}]
+_RUN = {"corpus!": STRING, "cell!": STRING, "hidden": INTEGER, "layers": INTEGER,
+        "epochs": INTEGER, "history": _HISTORY}
+_METRICS = _MapOf(ANY)
+
+#: The shape of each results file, by name.  An object's keys are optional unless they end
+#: with ``!``; ``[shape]`` is a list of that shape; leaves are :data:`NUMBER` (or null),
+#: :data:`STRING`, :data:`INTEGER` and :data:`ANY`.
+SCHEMAS = {
+    FIG1: {"runs": [_RUN]},
+    FIG2: {"runs": [{**_RUN, "hidden!": INTEGER}]},
+    DEPTH: {"runs": [{**_RUN, "layers!": INTEGER}]},
+    FIG3: {"band_hz": [NUMBER], "corpora": _MapOf({
+        "truth": {"outside_band": NUMBER},
+        "cells": _MapOf({"outside_band": NUMBER}), "figure": ANY})},
+    SAMPLES_JSON: {"dev_audio": _MapOf(_METRICS), "means": _MapOf(_MapOf(_METRICS)),
+                   "settings": _MapOf(ANY),
+                   "samples": [{"corpus!": STRING, "cell!": STRING, "hidden": ANY,
+                                "wav": STRING, "seed_wav": STRING, "metrics": _METRICS,
+                                "seed": _MapOf(ANY)}]},
+    GENERATION_LENGTH: {"rows": [{"corpus!": STRING, "cell!": STRING, "times": NUMBER,
+                                  "looped": ANY}]},
+    REPRODUCTION_JSON: {"host": _MapOf(ANY), "stages": [_MapOf(ANY)]},
+}
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number" if math.isfinite(value) else f"{value!r}"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def check_shape(value, shape, *, where: str = "") -> str | None:
+    """Where ``value`` departs from ``shape`` (see :data:`SCHEMAS`), in words; None if it fits.
+
+    Parameters
+    ----------
+    value
+        Parsed JSON.
+    shape
+        A shape from :data:`SCHEMAS` (or part of one).
+    where : str
+        The position of ``value`` in its file, for the message.
+
+    Returns
+    -------
+    str or None
+    """
+    at = where or "the top level"
+    if shape == ANY:
+        return None
+    if shape == NUMBER:
+        ok = value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+        return None if ok else f"{at} is {_kind(value)}, expected a number or null"
+    if shape == INTEGER:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return None if ok else f"{at} is {_kind(value)}, expected an integer"
+    if shape == STRING:
+        return None if isinstance(value, str) else f"{at} is {_kind(value)}, expected a string"
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return f"{at} is {_kind(value)}, expected a list"
+        for i, item in enumerate(value):
+            problem = check_shape(item, shape[0], where=f"{where}[{i}]")
+            if problem:
+                return problem
+        return None
+    if not isinstance(value, dict):
+        return f"{at} is {_kind(value)}, expected an object"
+    if isinstance(shape, _MapOf):
+        for key, item in value.items():
+            problem = check_shape(item, shape.shape, where=f"{where}.{key}" if where else key)
+            if problem:
+                return problem
+        return None
+    for spec_key, sub in shape.items():
+        key = spec_key.rstrip("!")
+        name = f"{where}.{key}" if where else key
+        if key not in value or (value[key] is None and not spec_key.endswith("!")):
+            if spec_key.endswith("!"):
+                return f"{name} is missing"
+            continue
+        problem = check_shape(value[key], sub, where=name)
+        if problem:
+            return problem
+    return None
+
+
+def _read_results(path: Path, name: str):
+    """A results file, parsed and checked against ``SCHEMAS[name]``; None if it is missing."""
+    data = read_json(path)
+    if data is None:
+        return None
+    problem = check_shape(data, SCHEMAS[name])
+    if problem:
+        raise GruvError(f"{path}: not a results file of the expected shape ({problem})")
+    return data
+
+
+def safe_link(out: Path, name, *, source: str) -> str:
+    """A link target read from a results file, checked to stay inside the results folder.
+
+    Parameters
+    ----------
+    out : pathlib.Path
+        The results folder.
+    name : str
+        The link, a path relative to ``out`` (e.g. ``"samples/wesnoth-lstm.wav"``).
+    source : str
+        Where it was read (the file and entry), for the message.
+
+    Returns
+    -------
+    str
+        The link, percent-encoded for an ``href``/``src`` attribute.
+
+    Raises
+    ------
+    GruvError
+        ``name`` is not a string, has a URL scheme (``javascript:``, ``data:``,
+        ``http:``...), is absolute, has ``..`` or backslashes, control characters, or (following
+        symbolic links) leads outside ``out``.
+    """
+    def refuse(why: str) -> GruvError:
+        return GruvError(f"{source}: refusing to link {name!r}: {why}; a link must be a "
+                         "relative path inside the results folder")
+
+    if not isinstance(name, str) or not name:
+        raise refuse("not a path")
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", name) or "//" in name:
+        raise refuse("it has a URL scheme or host")
+    if name.startswith("/") or "\\" in name or re.match(r"^[A-Za-z]:", name):
+        raise refuse("it is an absolute path")
+    if any(not ch.isprintable() for ch in name):
+        raise refuse("it has control characters")
+    parts = name.split("/")
+    if ".." in parts:
+        raise refuse("it has '..'")
+    root = out.resolve()
+    target = (out / name).resolve()
+    if target != root and root not in target.parents:
+        raise refuse("it leads outside the results folder")
+    return urllib.parse.quote(name, safe="/")
 
 
 # --------------------------------------------------------------------------------------------
@@ -817,6 +1000,11 @@ def collect(out_dir) -> dict:
     out_dir : str or os.PathLike
         The results folder.
 
+    Raises
+    ------
+    GruvError
+        A file is not valid JSON, or not of the shape its name promises (:data:`SCHEMAS`).
+
     Returns
     -------
     dict
@@ -829,13 +1017,14 @@ def collect(out_dir) -> dict:
     out = Path(out_dir)
     fig = out / FIGURES_DIR
     raw = {
-        "fig1": read_json(fig / f"{FIG1}.json"),
-        "fig2": read_json(fig / f"{FIG2}.json"),
-        "fig3": read_json(fig / f"{FIG3}.json"),
-        "samples": read_json(out / SAMPLES_DIR / SAMPLES_JSON),
-        "generation_length": read_json(fig / f"{GENERATION_LENGTH}.json"),
-        "depth": read_json(fig / f"{DEPTH}.json"),
-        "reproduction": read_json(out / REPRODUCTION_JSON),
+        "fig1": _read_results(fig / f"{FIG1}.json", FIG1),
+        "fig2": _read_results(fig / f"{FIG2}.json", FIG2),
+        "fig3": _read_results(fig / f"{FIG3}.json", FIG3),
+        "samples": _read_results(out / SAMPLES_DIR / SAMPLES_JSON, SAMPLES_JSON),
+        "generation_length": _read_results(fig / f"{GENERATION_LENGTH}.json",
+                                           GENERATION_LENGTH),
+        "depth": _read_results(fig / f"{DEPTH}.json", DEPTH),
+        "reproduction": _read_results(out / REPRODUCTION_JSON, REPRODUCTION_JSON),
     }
     c1: dict = {}
     for r in _runs(raw["fig1"]):
@@ -1017,12 +1206,13 @@ def _metrics_table(m: Mapping) -> str:
     return f'<table class="metrics">{rows}</table>'
 
 
-def _audio(out: Path, name: str | None) -> str:
+def _audio(out: Path, name: str | None, *, source: str) -> str:
     if not name:
         return '<span class="small">missing</span>'
+    link = safe_link(out, name, source=source)
     missing = "" if (out / name).exists() else ' <span class="small">(file missing)</span>'
-    return (f'<audio controls preload="metadata" src="{_e(name)}"></audio>'
-            f'<br><a class="small" href="{_e(name)}">{_e(Path(name).name)}</a>{missing}')
+    return (f'<audio controls preload="metadata" src="{_e(link)}"></audio>'
+            f'<br><a class="small" href="{_e(link)}">{_e(Path(name).name)}</a>{missing}')
 
 
 def _samples_section(out: Path, samples: Mapping | None) -> str:
@@ -1030,15 +1220,18 @@ def _samples_section(out: Path, samples: Mapping | None) -> str:
         return "<p>No generated samples yet (run <code>fig3_spectrograms.py</code>).</p>"
     rows = []
     dev = samples.get("dev_audio") or {}
-    for s in samples["samples"]:
+    where = f"{out / SAMPLES_DIR / SAMPLES_JSON}"
+    for i, s in enumerate(samples["samples"]):
         seed = s.get("seed") or {}
-        where = (f"{_e(seed.get('source', ''))} song {_e(seed.get('song', ''))}, from block "
+        origin = (f"{_e(seed.get('source', ''))} song {_e(seed.get('song', ''))}, from block "
                  f"{_e(seed.get('start_block', ''))}, {_e(seed.get('blocks', ''))} blocks")
         rows.append(
             f"<tr><td>{_e(s['corpus'])}</td><td>{_e(str(s['cell']).upper())}<br>"
             f"<span class=small>hidden {_e(s.get('hidden'))}</span></td>"
-            f"<td>{_audio(out, s.get('seed_wav'))}<br><span class=small>{where}</span></td>"
-            f"<td>{_audio(out, s.get('wav'))}</td><td>{_metrics_table(s.get('metrics') or {})}"
+            f"<td>{_audio(out, s.get('seed_wav'), source=f'{where}: samples[{i}].seed_wav')}"
+            f"<br><span class=small>{origin}</span></td>"
+            f"<td>{_audio(out, s.get('wav'), source=f'{where}: samples[{i}].wav')}</td>"
+            f"<td>{_metrics_table(s.get('metrics') or {})}"
             f"</td></tr>")
     dev_rows = "".join(
         f"<tr><td>{_e(c)}</td><td>{_metrics_table(m)}</td></tr>" for c, m in sorted(dev.items()))
@@ -1184,6 +1377,10 @@ samples</a> · <a href="#about">Run</a> · <a href="#data">Data files</a></p>
 """
 
 
+_RAW_KEYS = ("fig1", "fig2", "fig3", "samples", "generation_length", "depth", "reproduction")
+_DATA_FILES = (f"{FIGURES_DIR}/*.json", f"{SAMPLES_DIR}/{SAMPLES_JSON}", REPRODUCTION_JSON)
+
+
 def build_report(out_dir) -> dict:
     """Compute the claims of a results folder and write ``claims.md``, ``claims.json`` and
     ``index.html`` into it.
@@ -1201,12 +1398,20 @@ def build_report(out_dir) -> dict:
     Raises
     ------
     GruvError
-        The folder does not exist, or one of its JSON files is unreadable.
+        The folder does not exist or is a file, one of its JSON files is unreadable or of
+        the wrong shape, or it holds none of the data files (nothing to judge).
     """
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise GruvError(f"{out}: is a file, not a results folder (give the folder the "
+                        "experiment scripts wrote, e.g. results/quick)")
     if not out.is_dir():
         raise GruvError(f"{out}: no such results folder")
     data = collect(out)
+    if all(data[key] is None for key in _RAW_KEYS):
+        raise GruvError(
+            f"{out}: no results data found (none of {', '.join(_DATA_FILES)}); run the "
+            "experiment scripts (experiments/reproduce.py) into it first")
     claims = compute_claims(data)
     profile = (data.get("reproduction") or {}).get("profile") or out.name
     md = write_text(out / CLAIMS_MD, claims_markdown(

@@ -274,9 +274,52 @@ def test_build_report_refuses_a_missing_folder(tmp_path):
         report.build_report(tmp_path / "nope")
 
 
-def test_empty_results_give_seven_inconclusive_claims(tmp_path):
+def test_an_empty_results_folder_is_refused_not_seven_silent_claims(tmp_path, capsys):
+    with pytest.raises(report.GruvError, match="no results data found"):
+        report.build_report(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    assert report_command.main([str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "no results data found" in err and "\n" not in err
+    # with some data (here only the run's record) the claims without data are inconclusive
+    report.write_json(tmp_path / report.REPRODUCTION_JSON, {"profile": "x"})
     built = report.build_report(tmp_path)
     assert [c["verdict"] for c in built["claims"]] == [INCONCLUSIVE] * 7
+
+
+def test_report_on_a_file_says_so(tmp_path, capsys):
+    (tmp_path / "claims.md").write_text("x")
+    assert report_command.main([str(tmp_path / "claims.md")]) == 1
+    err = capsys.readouterr().err
+    assert "is a file, not a results folder" in err and "no such" not in err
+
+
+@pytest.mark.parametrize(("where", "content", "words"), [
+    ("samples/samples.json", [1, 2, 3], "the top level is a list, expected an object"),
+    ("reproduction.json", "hello", "the top level is a string, expected an object"),
+    ("figures/fig1_loss_curves.json", float("nan"), "the top level is nan"),
+    ("figures/fig2_hidden_size.json", {"runs": [{"corpus": "w", "cell": "lstm",
+                                                 "hidden": float("nan")}]},
+     "runs[0].hidden is nan, expected an integer"),
+    ("figures/fig1_loss_curves.json", {"runs": [{"corpus": "w", "cell": "lstm",
+                                                 "history": [{"loss": "low"}]}]},
+     "runs[0].history[0].loss is a string"),
+    ("samples/samples.json", {"samples": [{"cell": "lstm"}]}, "samples[0].corpus is missing"),
+    ("figures/fig3_spectrograms.json", {"corpora": {"w": {"cells": [1]}}},
+     "corpora.w.cells is a list, expected an object"),
+    ("figures/generation_length.json", {"rows": {"a": 1}}, "rows is an object, expected a list"),
+])
+def test_results_files_of_the_wrong_shape_are_clear_errors(tmp_path, capsys, where, content,
+                                                            words):
+    path = tmp_path / where
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(content))  # NaN is written as the bare word NaN
+    with pytest.raises(report.GruvError) as excinfo:
+        report.build_report(tmp_path)
+    assert words in str(excinfo.value) and where.split("/")[-1] in str(excinfo.value)
+    assert report_command.main([str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert words in err and "\n" not in err and "Traceback" not in err
 
 
 @pytest.mark.slow
