@@ -175,6 +175,10 @@ def _current_rss_mb() -> float:
 # --- workers ---------------------------------------------------------------------------------
 
 
+#: The PyTorch reference layer of each cell the benchmark times.
+REFERENCE_CELL = {"lstm": "lstm", "gru": "gru", "keras01_lstm": "lstm", "keras01_gru": "gru"}
+
+
 def _project_model(args, features: int, hidden: int):
     """Build the project's model under ``--precision`` (entered and kept for the process)."""
     import keras
@@ -324,12 +328,13 @@ def _reference_worker(args, features: int, hidden: int):
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.threads:
         torch.set_num_threads(args.threads)
-    model, train = make_step(features=features, hidden=hidden, cell=args.cell,
+    reference = REFERENCE_CELL[args.cell]
+    model, train = make_step(features=features, hidden=hidden, cell=reference,
                              learning_rate=LEARNING_RATE, precision=args.precision,
                              device=device)
     info.update(params=param_count(model), device=device, threads=torch.get_num_threads(),
                 precision=args.precision,
-                step=f"torch_reference.make_step (nn.Linear, nn.{args.cell.upper()}, "
+                step=f"torch_reference.make_step (nn.Linear, nn.{reference.upper()}, "
                      "nn.Linear; RMSprop)")
     batches = [(torch.from_numpy(x).to(device), torch.from_numpy(y).to(device))
                for x, y in _batches(features)]
@@ -565,8 +570,10 @@ def build_parser() -> argparse.ArgumentParser:
             f"{k} (D={v['features']}, hidden={v['hidden']})" for k, v in CONFIGS.items()))
     parser.add_argument("--config", choices=list(CONFIGS), default=DEFAULT_CONFIG,
                         help=f"model size (default {DEFAULT_CONFIG})")
-    parser.add_argument("--cell", choices=["lstm", "gru"], default=DEFAULT_CELL,
-                        help=f"recurrent cell (default {DEFAULT_CELL})")
+    parser.add_argument("--cell", choices=list(REFERENCE_CELL), default=DEFAULT_CELL,
+                        help=f"recurrent cell (default {DEFAULT_CELL}); the PyTorch reference "
+                        "for keras01_lstm / keras01_gru is nn.LSTM / nn.GRU (the same products "
+                        "per step, other activations)")
     parser.add_argument("--representation", choices=["fft", "rfft"],
                         default=DEFAULT_REPRESENTATION,
                         help=f"feature representation, sets D (default {DEFAULT_REPRESENTATION})")

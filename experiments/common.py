@@ -252,7 +252,8 @@ def trained_run(settings: dict, paths: Paths, corpus: str, cell: str, *, hidden:
         prepare_corpora(settings, paths, progress=progress)
     folder = paths.run(corpus, cell, hidden, layers, epochs)
     config = TrainConfig().replace(**settings["train"]).replace(
-        cell=cell, hidden=int(hidden), layers=int(layers), epochs=int(epochs))
+        cell=cell, hidden=int(hidden), layers=int(layers), epochs=int(epochs),
+        recipe=recipe_for(cell, settings))
     if (folder / "config.json").exists():
         run = open_run(folder)
         from gruvsynth.corpus import open_corpus
@@ -271,6 +272,76 @@ def trained_run(settings: dict, paths: Paths, corpus: str, cell: str, *, hidden:
         # otherwise train() resumes it, or refuses a folder trained with other settings
     say(f"[train] {folder.name}: {epochs} epochs")
     return train(paths.corpus(corpus), folder, config=config, progress=progress)
+
+
+#: The recipe each cell family trains with (see :data:`gruvsynth.defaults.RECIPES`): the
+#: authors' cells with what their code got from Keras 0.1.0, the others with Keras 3's.
+FAMILY_RECIPES = {"authors": "keras01"}
+
+
+def recipe_for(cell: str, settings: dict | None = None) -> str:
+    """The training recipe of a cell: ``"keras01"`` for the authors' Keras 0.1 cells, else the
+    profile's ``[train] recipe`` (default ``"keras3"``)."""
+    from gruvsynth.defaults import CELL_FAMILIES, DEFAULT_RECIPE
+
+    default = ((settings or {}).get("train") or {}).get("recipe", DEFAULT_RECIPE)
+    return FAMILY_RECIPES.get(CELL_FAMILIES.get(cell), default)
+
+
+def baselines(settings: dict, paths: Paths, corpora=None) -> dict:
+    """Every corpus's trivial-predictor losses, ``OUT/baselines.json`` (computed once per
+    corpus preparation and reused).
+
+    Returns
+    -------
+    dict
+        ``{corpus: {split: {"mean", "persistence", "linear"}}}``.
+    """
+    from gruvsynth.corpus import open_corpus
+    from gruvsynth.evaluation import baseline_losses
+    from gruvsynth.report import BASELINES_JSON, read_json, write_json
+
+    path = paths.out / BASELINES_JSON
+    have = read_json(path) or {}
+    known = dict(have.get("corpora") or {})
+    hashes = dict(have.get("corpus_hashes") or {})
+    names = list(corpora if corpora is not None else settings["corpus"]["names"])
+    changed = False
+    for name in names:
+        if not (paths.corpus(name) / "manifest.json").exists():
+            prepare_corpora(settings, paths, progress=False)
+        with open_corpus(paths.corpus(name)) as corpus:
+            if name in known and hashes.get(name) == corpus.manifest_hash:
+                continue
+            values = baseline_losses(corpus)
+            known[name] = {split: values[split] for split in ("train", "dev")}
+            hashes[name] = corpus.manifest_hash
+            changed = True
+            b = known[name]
+            say(f"[baselines] {name}: mean predictor train {b['train']['mean']:.4g} / dev "
+                f"{b['dev']['mean']:.4g}; persistence {b['train']['persistence']:.4g} / "
+                f"{b['dev']['persistence']:.4g}; linear {b['train']['linear']:.4g} / "
+                f"{b['dev']['linear']:.4g}")
+    if changed or not path.exists():
+        write_json(path, {"corpora": known, "corpus_hashes": hashes,
+                          "about": "normalised MSE of trivial predictors over exactly the "
+                                   "blocks the models' losses use "
+                                   "(gruvsynth.evaluation.baseline_losses)"})
+    return {name: known[name] for name in names}
+
+
+def draw_baselines(ax, baselines_of_corpus: dict | None, *, dev: bool = True,
+                   train: bool = True) -> None:
+    """The mean predictor's training and dev loss of one corpus as horizontal lines."""
+    from gruvsynth import plots
+
+    b = baselines_of_corpus or {}
+    if train:
+        plots.plot_baseline((b.get("train") or {}).get("mean"), ax=ax,
+                            label="mean predictor, train", linestyle="--")
+    if dev:
+        plots.plot_baseline((b.get("dev") or {}).get("mean"), ax=ax,
+                            label="mean predictor, dev", color="black")
 
 
 def rel(path: Path, out: Path) -> str:

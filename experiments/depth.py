@@ -27,8 +27,10 @@ STAGE = "depth"
 LAYER_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown")
 
 
-def plot(records: list[dict], *, corpora: list[str], cells: list[str], title: str):
-    """One panel per corpus and cell; one colour per depth; train dashed, dev solid."""
+def plot(records: list[dict], *, corpora: list[str], cells: list[str], title: str,
+         baselines: dict | None = None):
+    """One panel per corpus and cell; one colour per depth; train dashed, dev solid; the
+    corpus's mean-predictor levels dotted."""
     from gruvsynth import plots
 
     fig, axes = plots.new_figure(len(corpora), len(cells), width=6.0 * len(cells),
@@ -42,10 +44,13 @@ def plot(records: list[dict], *, corpora: list[str], cells: list[str], title: st
                 plots.plot_loss_curves(r["history"], ax=ax, label=f"{r['layers']} layer"
                                        + ("s" if r["layers"] > 1 else ""),
                                        color=LAYER_COLORS[k % len(LAYER_COLORS)])
+            common.draw_baselines(ax, (baselines or {}).get(corpus))
             hidden = sorted({r["hidden"] for r in mine})
-            ax.set_title(f"{corpus}: {cell.upper()}, hidden {', '.join(map(str, hidden))}, "
-                         f"{', '.join(str(r['layers']) for r in mine)} layers")
-            ax.legend(fontsize="small")
+            ax.set_title(f"{corpus}: {plots.cell_label(cell)}, hidden "
+                         f"{', '.join(map(str, hidden))}, "
+                         f"{', '.join(str(r['layers']) for r in mine)} layers",
+                         fontsize="medium")
+            ax.legend(fontsize="x-small")
     fig.suptitle(title)
     return fig
 
@@ -62,6 +67,7 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
     t0 = time.perf_counter()
     d = settings["depth"]
     records = []
+    baselines = common.baselines(settings, paths, d["corpora"])
     for corpus in d["corpora"]:
         for cell in d["cells"]:
             for layers in sorted(d["layers"]):
@@ -70,14 +76,14 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
                 records.append(common.history_record(run_, corpus, cell, paths.out))
     base = paths.out / report.FIGURES_DIR / report.DEPTH
     profile = settings["profile"]["name"]
-    fig = plot(records, corpora=list(d["corpora"]), cells=list(d["cells"]),
+    fig = plot(records, corpora=list(d["corpora"]), cells=list(d["cells"]), baselines=baselines,
                title=f"Depth — {', '.join(map(str, sorted(d['layers'])))} recurrent layers, "
                      f"hidden {d['hidden']}, {d['epochs']} epochs (profile {profile})")
     plots.save_figure(fig, base)
     report.write_csv(base.with_suffix(".csv"), records_csv(records), FIELDS)
     report.write_json(base.with_suffix(".json"), {
         "figure": report.DEPTH, "profile": profile, "layers": sorted(d["layers"]),
-        "hidden": d["hidden"], "epochs": d["epochs"], "runs": records})
+        "hidden": d["hidden"], "epochs": d["epochs"], "runs": records, "baselines": baselines})
     stage.mark(time.perf_counter() - t0)
     common.say(f"[{STAGE}] wrote {base}.png")
     return {"records": records}

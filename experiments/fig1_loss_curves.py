@@ -32,22 +32,38 @@ def records_csv(records: list[dict]) -> list[dict]:
             for r in records for h in r["history"]]
 
 
-def plot(records: list[dict], *, corpora: list[str], title: str):
-    """Figure 1: one panel per corpus, each cell's train (dashed) and dev (solid) loss."""
-    from gruvsynth import plots
+def families_of(cells) -> list[str]:
+    """The cell families among ``cells``, in the report's order (unknown cells: ``"other"``)."""
+    from gruvsynth.defaults import CELL_FAMILIES
+    from gruvsynth.report import FAMILY_ORDER
 
-    fig, axes = plots.new_figure(1, len(corpora), width=6.0 * len(corpora), height=4.6,
-                                 squeeze=False)
-    for ax, corpus in zip(axes[0], corpora, strict=True):
-        mine = [r for r in records if r["corpus"] == corpus]
-        for r in mine:
-            plots.plot_loss_curves(r["history"], ax=ax, label=r["cell"].upper(),
-                                   color=plots.CELL_COLORS.get(r["cell"]))
-        hidden = sorted({r["hidden"] for r in mine})
-        ax.set_title(f"{corpus} ({STAND_IN.get(corpus, 'corpus')}): "
-                     f"{' vs '.join(r['cell'].upper() for r in mine)}, hidden "
-                     f"{', '.join(map(str, hidden))}")
-        ax.legend(fontsize="small")
+    found = {CELL_FAMILIES.get(c, "other") for c in cells}
+    return [f for f in (*FAMILY_ORDER, "other") if f in found]
+
+
+def plot(records: list[dict], *, corpora: list[str], title: str,
+         baselines: dict | None = None):
+    """Figure 1: one panel per cell family and corpus, each cell's train (dashed) and dev
+    (solid) loss, with the corpus's mean-predictor levels."""
+    from gruvsynth import plots
+    from gruvsynth.defaults import CELL_FAMILIES, FAMILY_LABELS
+
+    families = families_of(r["cell"] for r in records) or ["other"]
+    fig, axes = plots.new_figure(len(families), len(corpora), width=6.0 * len(corpora),
+                                 height=4.6 * len(families), squeeze=False)
+    for i, family in enumerate(families):
+        for ax, corpus in zip(axes[i], corpora, strict=True):
+            mine = [r for r in records if r["corpus"] == corpus
+                    and CELL_FAMILIES.get(r["cell"], "other") == family]
+            for r in mine:
+                plots.plot_loss_curves(r["history"], ax=ax, label=plots.cell_label(r["cell"]),
+                                       color=plots.CELL_COLORS.get(r["cell"]))
+            common.draw_baselines(ax, (baselines or {}).get(corpus))
+            hidden = sorted({r["hidden"] for r in mine})
+            ax.set_title(f"{corpus} ({STAND_IN.get(corpus, 'corpus')}): "
+                         f"{FAMILY_LABELS.get(family, family)}, hidden "
+                         f"{', '.join(map(str, hidden))}", fontsize="medium")
+            ax.legend(fontsize="x-small")
     fig.suptitle(title)
     return fig
 
@@ -65,6 +81,7 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
     s = settings["fig1"]
     corpora = list(settings["corpus"]["names"])
     records = []
+    baselines = common.baselines(settings, paths, corpora)
     for corpus in corpora:
         for cell in s["cells"]:
             run_ = common.trained_run(settings, paths, corpus, cell, hidden=s["hidden"],
@@ -72,14 +89,15 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
             records.append(common.history_record(run_, corpus, cell, paths.out))
     base = paths.out / report.FIGURES_DIR / report.FIG1
     profile = settings["profile"]["name"]
-    fig = plot(records, corpora=corpora,
+    fig = plot(records, corpora=corpora, baselines=baselines,
                title=f"Figure 1 — GRU vs LSTM loss per epoch, hidden {s['hidden']}, "
-                     f"{s['epochs']} epochs (profile {profile})")
+                     f"{s['epochs']} epochs (profile {profile}); dotted: the mean predictor")
     plots.save_figure(fig, base)
     report.write_csv(base.with_suffix(".csv"), records_csv(records), FIELDS)
     report.write_json(base.with_suffix(".json"), {
         "figure": report.FIG1, "profile": profile, "hidden": s["hidden"],
-        "epochs": s["epochs"], "cells": s["cells"], "corpora": corpora, "runs": records})
+        "epochs": s["epochs"], "cells": s["cells"], "corpora": corpora, "runs": records,
+        "baselines": baselines})
     stage.mark(time.perf_counter() - t0)
     common.say(f"[{STAGE}] wrote {base}.png")
     return {"records": records}

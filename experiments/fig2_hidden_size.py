@@ -43,8 +43,10 @@ def summary_rows(records: list[dict]) -> list[dict]:
     return rows
 
 
-def plot(rows: list[dict], *, corpora: list[str], cells: list[str], title: str):
-    """One panel per corpus: final (solid) and best (dotted) dev loss against hidden size."""
+def plot(rows: list[dict], *, corpora: list[str], cells: list[str], title: str,
+         baselines: dict | None = None):
+    """One panel per corpus: final (solid) and best (dotted) dev loss against hidden size,
+    with the corpus's mean-predictor dev loss."""
     from gruvsynth import plots
 
     fig, axes = plots.new_figure(1, len(corpora), width=6.0 * len(corpora), height=4.6,
@@ -57,14 +59,15 @@ def plot(rows: list[dict], *, corpora: list[str], cells: list[str], title: str):
             color = plots.CELL_COLORS.get(cell)
             hidden = [r["hidden"] for r in mine]
             plots.plot_hidden_sizes(hidden, [r["final_dev_loss"] for r in mine], ax=ax,
-                                    color=color, label=f"{cell.upper()} final dev loss")
+                                    color=color, label=f"{plots.cell_label(cell)} final dev")
             plots.plot_hidden_sizes(hidden, [r["best_dev_loss"] for r in mine], ax=ax,
                                     color=color, linestyle=":", marker="x",
-                                    label=f"{cell.upper()} lowest dev loss")
+                                    label=f"{plots.cell_label(cell)} lowest dev")
+        common.draw_baselines(ax, (baselines or {}).get(corpus), train=False)
         epochs = sorted({r["epochs"] for r in rows if r["corpus"] == corpus})
-        ax.set_title(f"{corpus}: {' vs '.join(c.upper() for c in cells)}, "
-                     f"{', '.join(map(str, epochs))} epochs")
-        ax.legend(fontsize="small")
+        ax.set_title(f"{corpus}: {len(cells)} cells, {', '.join(map(str, epochs))} epochs",
+                     fontsize="medium")
+        ax.legend(fontsize="x-small")
     fig.suptitle(title)
     return fig
 
@@ -81,6 +84,7 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
     t0 = time.perf_counter()
     s = settings["fig2"]
     records = []
+    baselines = common.baselines(settings, paths, s["corpora"])
     for corpus in s["corpora"]:
         for cell in s["cells"]:
             for hidden in sorted(s["hidden"]):
@@ -90,14 +94,14 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
     rows = summary_rows(records)
     base = paths.out / report.FIGURES_DIR / report.FIG2
     profile = settings["profile"]["name"]
-    fig = plot(rows, corpora=list(s["corpora"]), cells=list(s["cells"]),
+    fig = plot(rows, corpora=list(s["corpora"]), cells=list(s["cells"]), baselines=baselines,
                title=f"Figure 2 — dev loss against hidden size "
                      f"({min(s['hidden'])}–{max(s['hidden'])}), profile {profile}")
     plots.save_figure(fig, base)
     report.write_csv(base.with_suffix(".csv"), rows, FIELDS)
     report.write_json(base.with_suffix(".json"), {
         "figure": report.FIG2, "profile": profile, "hidden": sorted(s["hidden"]),
-        "epochs": s["epochs"], "summary": rows, "runs": records})
+        "epochs": s["epochs"], "summary": rows, "runs": records, "baselines": baselines})
     stage.mark(time.perf_counter() - t0)
     common.say(f"[{STAGE}] wrote {base}.png")
     return {"rows": rows}

@@ -49,7 +49,7 @@ def plot_corpus(corpus: str, arrays: dict[str, dict], *, hidden: int, band, titl
     bottom = fig.add_subplot(grid[1, :])
     reference = float(first["true_spectrogram"].max()) or None
     panels = [("ground truth", first["true_spectrogram"])]
-    panels += [(f"{cell.upper()} predictions", arrays[cell]["pred_spectrogram"]) for cell in cells]
+    panels += [(f"{plots.cell_label(cell)} predictions", arrays[cell]["pred_spectrogram"]) for cell in cells]
     image = None
     for ax, (label, spec) in zip(axes[0], panels, strict=True):
         image = plots.plot_spectrogram(spec, times=first["block_times"],
@@ -60,12 +60,12 @@ def plot_corpus(corpus: str, arrays: dict[str, dict], *, hidden: int, band, titl
     fig.colorbar(image, ax=list(axes[0]), label="mean magnitude (dB re. ground-truth max)",
                  shrink=0.9)
     spectra = {"ground truth": first["true_spectrum"]}
-    spectra.update({f"{cell.upper()} predictions": arrays[cell]["pred_spectrum"]
+    spectra.update({f"{plots.cell_label(cell)} predictions": arrays[cell]["pred_spectrum"]
                     for cell in cells})
     plots.plot_spectra(first["frequencies"], spectra, ax=bottom, band=band,
                        colors={"ground truth": "black"})
     bottom.set_title(f"{corpus}: mean spectra over the dev clips "
-                     f"({' vs '.join(c.upper() for c in cells)}, hidden {hidden})",
+                     f"({' vs '.join(plots.cell_label(c) for c in cells)}, hidden {hidden})",
                      fontsize="medium")
     bottom.legend(fontsize="small")
     fig.suptitle(title)
@@ -78,7 +78,7 @@ def plot_generated(dev_audio: dict, means: dict, *, cells: list[str], noise: flo
 
     fig, axes = plots.new_figure(1, 2, width=11.0, height=4.4, squeeze=False)
     flat = {c: {"dev audio": (dev_audio.get(c) or {}).get("spectral_flatness"),
-                **{cell.upper(): (means.get(c, {}).get(cell) or {}).get("spectral_flatness")
+                **{plots.cell_label(cell): (means.get(c, {}).get(cell) or {}).get("spectral_flatness")
                    for cell in cells}} for c in sorted(means)}
     colors = {"dev audio": "gray"}
     plots.plot_bars(flat, ax=axes[0, 0], ylabel="spectral flatness (0 tones – 1 white noise)",
@@ -86,7 +86,7 @@ def plot_generated(dev_audio: dict, means: dict, *, cells: list[str], noise: flo
     axes[0, 0].set_yscale("log")
     axes[0, 0].set_title("spectral flatness (log scale)")
     axes[0, 0].legend(fontsize="small")
-    lsd = {c: {cell.upper(): (means.get(c, {}).get(cell) or {}).get("log_spectral_distance_db")
+    lsd = {c: {plots.cell_label(cell): (means.get(c, {}).get(cell) or {}).get("log_spectral_distance_db")
                for cell in cells} for c in sorted(means)}
     plots.plot_bars(lsd, ax=axes[0, 1], ylabel="log-spectral distance to dev audio (dB)")
     axes[0, 1].set_title("mean spectrum's distance to the dev audio's")
@@ -154,7 +154,7 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
         summary["corpora"][corpus] = entry
         fig = plot_corpus(corpus, arrays, hidden=f1["hidden"], band=band,
                           title=f"Figure 3 — mean dev spectrogram, {corpus}: ground truth vs "
-                                f"{' vs '.join(c.upper() for c in cells)} (hidden "
+                                f"{' vs '.join(plots.cell_label(c) for c in cells)} (hidden "
                                 f"{f1['hidden']}, profile {profile})")
         plots.save_figure(fig, fig_dir / stem)
         first = arrays[cells[0]]

@@ -88,7 +88,7 @@ def plot(rows: list[dict], onsets: list[dict], *, corpora: list[str], cells: lis
                 if not mine:
                     continue
                 secs = mine[0]["seed_seconds"]
-                label = f"{cell.upper()}, seed {s} blocks ({secs:g} s)"
+                label = f"{plots.cell_label(cell)}, seed {s} blocks ({secs:g} s)"
                 style = dict(color=color, linestyle=SEED_STYLES[k % len(SEED_STYLES)],
                              marker=SEED_MARKERS[k % len(SEED_MARKERS)])
                 plots.plot_against_length(
@@ -106,7 +106,7 @@ def plot(rows: list[dict], onsets: list[dict], *, corpora: list[str], cells: lis
                      for x in secs]
             if secs:
                 plots.plot_against_length(secs, onset, ax=axes[2, j], color=color,
-                                          label=f"{cell.upper()}",
+                                          label=plots.cell_label(cell),
                                           ylabel="loop-free length (× seed)")
         axes[2, j].set_xlabel("seed length (s)")
         axes[0, j].axvline(3.0, color="gray", linestyle=":", linewidth=1)

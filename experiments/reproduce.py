@@ -164,7 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     common.say(f"\n=== [{total}/{total}] claims and page ===")
     built = report.build_report(paths.out)
     for c in built["claims"]:
-        common.say(f"  {c['id']}: {c['verdict']:15} {c['claim']}")
+        why = f" ({c['reason']})" if c.get("reason") else ""
+        common.say(f"  {c['id']} {c.get('family_label', ''):27} {c['verdict'] + why:42} "
+                   f"{c['claim']}")
+    for finding in report.findings(built["claims"]):
+        common.say(f"  finding: {finding}")
     common.say(f"  {built['claims_md']}\n  {built['page']}")
     if not args.no_browser_check:
         if report.find_browser() is None:

@@ -6,6 +6,13 @@ writes down (Nayebi & Vitelli 2015, §3, eq. 2–11, after Chung et al. 2014):
 * :class:`PeepholeLSTMCell` is the paper's LSTM (eq. 6–11).  Its forget and input gates look at
   the previous memory ``c_{t-1}`` and its output gate at the *new* memory ``c_t``, each through a
   diagonal ("peephole") weight, i.e. one weight per unit.  Keras's ``LSTM`` has no peepholes.
+* :class:`Keras01LSTMCell` and :class:`Keras01GRUCell` are the cells the authors' code actually
+  ran: Keras 0.1's ``LSTM`` and ``GRU`` with their defaults (the code passes no activation).
+  Gates use Theano's hard sigmoid :func:`theano_hard_sigmoid` (slope 0.2); the GRU's candidate
+  is a *sigmoid* and its reset gate multiplies ``h_{t-1}`` before the recurrent product.  They
+  are Keras 3's own ``LSTMCell`` / ``GRUCell`` with those settings, so their weights have
+  Keras's layouts.  :class:`GatewiseGlorotUniform` and :class:`GatewiseOrthogonal` are Keras
+  0.1's initialisation (each gate's matrix drawn on its own, orthogonal ×1.1).
 * :class:`PaperGRUCell` is the paper's GRU (eq. 2–5): ``h_t = (1 - z) * h_{t-1} + z * h~`` and
   ``h~ = tanh(W x + r * (U h_{t-1}) + b)``.  Keras's ``GRU`` uses the opposite convention for the
   update gate (``h_t = z * h_{t-1} + (1 - z) * h~``) and, with ``reset_after=True``, adds a second
@@ -25,11 +32,20 @@ directly, ``h, states = cell(x_t, states)``, to step through a sequence one bloc
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import activations, constraints, initializers, ops, regularizers
 
 from gruvsynth.errors import ParameterError
 
-__all__ = ["PeepholeLSTMCell", "PaperGRUCell"]
+__all__ = [
+    "PeepholeLSTMCell",
+    "PaperGRUCell",
+    "Keras01LSTMCell",
+    "Keras01GRUCell",
+    "theano_hard_sigmoid",
+    "GatewiseGlorotUniform",
+    "GatewiseOrthogonal",
+]
 
 
 def _check_units(units) -> int:
@@ -441,3 +457,196 @@ class PaperGRUCell(_PaperCell):
         candidate = self.activation(x_h + r * h_h)
         h = (1.0 - z) * h_prev + z * candidate
         return h, [h]
+
+
+# --- the cells the authors' code ran: Keras 0.1 (June 2015) defaults ---------------------------
+
+
+@keras.saving.register_keras_serializable(package="gruvsynth")
+def theano_hard_sigmoid(x):
+    """Theano's ``hard_sigmoid``, the gate activation of Keras 0.1: ``clip(0.2 x + 0.5, 0, 1)``.
+
+    Keras 3's ``hard_sigmoid`` has slope 1/6 (``relu6(x + 3) / 6``); Theano's, which Keras 0.1
+    used, has slope 0.2 and reaches 0 and 1 at ``x = -2.5`` and ``2.5``.
+
+    Parameters
+    ----------
+    x : tensor
+
+    Returns
+    -------
+    y : tensor [same shape as x]
+    """
+    return ops.clip(ops.add(ops.multiply(x, 0.2), 0.5), 0.0, 1.0)
+
+
+@keras.saving.register_keras_serializable(package="gruvsynth")
+class Keras01LSTMCell(keras.layers.LSTMCell):
+    r"""The LSTM cell the authors' code ran: Keras 0.1's ``LSTM`` with its defaults.
+
+    ::
+
+        i  = hs(x Wi + h Ui + bi)
+        f  = hs(x Wf + h Uf + bf)
+        c  = f * c_prev + i * tanh(x Wc + h Uc + bc)
+        o  = hs(x Wo + h Uo + bo)
+        h  = o * tanh(c)
+
+    with ``hs`` = :func:`theano_hard_sigmoid` and no peepholes (unlike the paper's eq. 6–11).
+    It is ``keras.layers.LSTMCell`` with ``recurrent_activation=theano_hard_sigmoid``, so its
+    weights are Keras's: ``kernel`` (input_dim, 4 units), ``recurrent_kernel`` (units, 4 units),
+    ``bias`` (4 units,), gate order i, f, c, o.
+
+    Parameters
+    ----------
+    units : int
+        Number of units.
+    activation : str or callable
+        Cell input and output activation; ``"tanh"`` (Keras 0.1's default).
+    recurrent_activation : str or callable
+        Gate activation; :func:`theano_hard_sigmoid` (Keras 0.1's ``"hard_sigmoid"``).
+    unit_forget_bias : bool
+        Start the forget-gate bias at 1 (Keras 0.1.2 and later, and Keras 3).  Keras 0.1.0,
+        the version the authors' README names, started it at 0: ``build_model(...,
+        recipe="keras01")`` sets ``False``.
+    **kwargs
+        Any other ``keras.layers.LSTMCell`` argument (initialisers, regularisers, ...).
+
+    Examples
+    --------
+    >>> import keras
+    >>> import numpy as np
+    >>> layer = keras.layers.RNN(Keras01LSTMCell(8), return_sequences=True)
+    >>> layer(np.zeros((2, 5, 3), "float32")).shape
+    (2, 5, 8)
+    """
+
+    def __init__(self, units, activation="tanh", recurrent_activation=theano_hard_sigmoid,
+                 unit_forget_bias=True, **kwargs):
+        super().__init__(_check_units(units), activation=activation,
+                         recurrent_activation=recurrent_activation,
+                         unit_forget_bias=unit_forget_bias, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="gruvsynth")
+class Keras01GRUCell(keras.layers.GRUCell):
+    r"""The GRU cell the authors' code ran: Keras 0.1's ``GRU`` with its defaults.
+
+    ::
+
+        z  = hs(x Wz + h Uz + bz)
+        r  = hs(x Wr + h Ur + br)
+        h~ = sigmoid(x Wh + (r * h) Uh + bh)     <- sigmoid, and r before the product
+        h' = z * h + (1 - z) * h~
+
+    with ``hs`` = :func:`theano_hard_sigmoid`.  Because the candidate is a sigmoid, ``h`` stays
+    in (0, 1) (from a zero start it is never negative), unlike the paper's eq. 2–5 (tanh, reset
+    after the product) and Keras 3's ``GRU``.  It is ``keras.layers.GRUCell`` with
+    ``activation="sigmoid"``, ``recurrent_activation=theano_hard_sigmoid`` and
+    ``reset_after=False``: ``kernel`` (input_dim, 3 units), ``recurrent_kernel`` (units,
+    3 units), ``bias`` (3 units,), gate order z, r, h.
+
+    Parameters
+    ----------
+    units : int
+        Number of units.
+    activation : str or callable
+        Candidate activation; ``"sigmoid"`` (Keras 0.1's default for ``GRU``).
+    recurrent_activation : str or callable
+        Gate activation; :func:`theano_hard_sigmoid`.
+    reset_after : bool
+        ``False``: the reset gate multiplies ``h`` before the recurrent product (Keras 0.1).
+    **kwargs
+        Any other ``keras.layers.GRUCell`` argument.
+
+    Examples
+    --------
+    >>> import keras
+    >>> import numpy as np
+    >>> layer = keras.layers.RNN(Keras01GRUCell(8), return_sequences=True)
+    >>> layer(np.zeros((2, 5, 3), "float32")).shape
+    (2, 5, 8)
+    """
+
+    def __init__(self, units, activation="sigmoid", recurrent_activation=theano_hard_sigmoid,
+                 reset_after=False, **kwargs):
+        super().__init__(_check_units(units), activation=activation,
+                         recurrent_activation=recurrent_activation, reset_after=reset_after,
+                         **kwargs)
+
+
+class _Gatewise(keras.initializers.Initializer):
+    """Draws a (rows, gates × units) matrix as ``gates`` independent (rows, units) blocks."""
+
+    def __init__(self, gates, seed=None):
+        if isinstance(gates, bool) or not isinstance(gates, int) or gates <= 0:
+            raise ParameterError(f"gates must be a positive integer, got {gates!r}")
+        self.gates = gates
+        self.seed = seed
+
+    def _block_seeds(self):
+        if self.seed is None:  # follows keras.utils.set_random_seed, as Keras's initialisers
+            import random
+
+            return [random.randint(1, 10**9) for _ in range(self.gates)]
+        rng = np.random.default_rng(self.seed)
+        return [int(s) for s in rng.integers(1, 2**31 - 1, size=self.gates)]
+
+    def __call__(self, shape, dtype=None):
+        if len(shape) != 2 or shape[1] % self.gates:
+            raise ParameterError(
+                f"{type(self).__name__}: shape {tuple(shape)} is not (rows, {self.gates} × units)")
+        block = (shape[0], shape[1] // self.gates)
+        parts = [self._block(block, seed, dtype) for seed in self._block_seeds()]
+        return ops.concatenate(parts, axis=-1)
+
+    def get_config(self) -> dict:
+        return {"gates": self.gates, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="gruvsynth")
+class GatewiseGlorotUniform(_Gatewise):
+    """Keras 0.1's input-kernel initialisation: each gate's ``W`` (rows, units) its own
+    ``glorot_uniform``, limit ``sqrt(6 / (rows + units))``.
+
+    Keras 3 draws the whole (rows, gates × units) kernel at once, with the smaller limit
+    ``sqrt(6 / (rows + gates × units))``.
+
+    Parameters
+    ----------
+    gates : int
+        Number of gate blocks side by side (4 for an LSTM, 3 for a GRU).
+    seed : int or None
+        Seed; None follows ``keras.utils.set_random_seed``.
+    """
+
+    def _block(self, shape, seed, dtype):
+        return keras.initializers.GlorotUniform(seed=seed)(shape, dtype=dtype)
+
+
+@keras.saving.register_keras_serializable(package="gruvsynth")
+class GatewiseOrthogonal(_Gatewise):
+    """Keras 0.1's recurrent-kernel initialisation: each gate's ``U`` (units, units) its own
+    orthogonal matrix times ``scale`` (Keras 0.1's ``orthogonal(shape, scale=1.1)``).
+
+    Keras 3 draws one (units, gates × units) matrix with orthonormal rows and gain 1.
+
+    Parameters
+    ----------
+    gates : int
+        Number of gate blocks side by side.
+    scale : float
+        Gain; 1.1 in Keras 0.1.
+    seed : int or None
+        Seed; None follows ``keras.utils.set_random_seed``.
+    """
+
+    def __init__(self, gates, scale=1.1, seed=None):
+        super().__init__(gates, seed=seed)
+        self.scale = float(scale)
+
+    def _block(self, shape, seed, dtype):
+        return keras.initializers.Orthogonal(gain=self.scale, seed=seed)(shape, dtype=dtype)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "scale": self.scale}

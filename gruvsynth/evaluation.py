@@ -5,6 +5,11 @@ and stands in for that judgement:
 
 * **Dev loss** (:func:`dev_pass`): the mean squared error over every dev clip, the training
   loss's definition (paper eq. 1; the mean over clips, blocks and features).
+* **Baselines** (:func:`baseline_losses`): what trivial predictors get over exactly the same
+  blocks — the training mean (0 in normalised space), persistence (the next block equals this
+  one) and the best per-feature linear persistence fitted on the training split — and
+  :func:`skill`, ``1 - model loss / best baseline``.  On these features consecutive blocks are
+  almost uncorrelated, so a model near the mean predictor's loss has learned nothing.
 * **Figure 3** (:func:`dev_pass`, :func:`save_figure3`): as the paper made it, the model predicts
   the next block for every block of every dev clip; for each of the ``T`` block positions of a
   clip and each frequency bin, the magnitude (:func:`gruvsynth.features.magnitudes` of the
@@ -62,6 +67,11 @@ __all__ = [
     "nearest_distances",
     "novelty",
     "dev_pass",
+    "split_loss",
+    "baseline_losses",
+    "best_baseline",
+    "skill",
+    "BASELINES",
     "save_figure3",
     "load_figure3",
     "evaluate_run",
@@ -594,6 +604,159 @@ def novelty(
 
 
 # --------------------------------------------------------------------------------------------
+# Trivial-predictor baselines
+# --------------------------------------------------------------------------------------------
+
+#: The trivial predictors of :func:`baseline_losses`, in the order they are reported.
+BASELINES = ("mean", "persistence", "linear")
+#: Clips read at a time by :func:`baseline_losses` and :func:`split_loss`.
+_CHUNK_CLIPS = 16
+
+
+def _moments(corpus, split: str) -> tuple[dict, int]:
+    """Per-feature sums over every (clip, position) the loss uses: x², x·y, y² (float64)."""
+    inputs, _ = corpus.clips(split)
+    n_clips, steps, width = inputs.shape
+    sums = {k: np.zeros(width) for k in ("xx", "xy", "yy")}
+    for i in range(0, n_clips, _CHUNK_CLIPS):
+        rows = corpus.rows(split, np.arange(i, min(i + _CHUNK_CLIPS, n_clips)))
+        x = rows[:, :-1].astype(np.float64).reshape(-1, width)
+        y = rows[:, 1:].astype(np.float64).reshape(-1, width)
+        sums["xx"] += np.einsum("ij,ij->j", x, x)
+        sums["xy"] += np.einsum("ij,ij->j", x, y)
+        sums["yy"] += np.einsum("ij,ij->j", y, y)
+    return sums, n_clips * steps * width
+
+
+def baseline_losses(corpus, *, splits=("train", "dev")) -> dict:
+    """The MSE of three trivial predictors over exactly the blocks the model's loss uses.
+
+    Every clip of the split, every one of its ``T`` positions, every feature, in normalised
+    space (the training loss's definition):
+
+    ``mean``
+        Predict the training mean: 0 in normalised space, so the loss is the mean of ``y²``.
+    ``persistence``
+        Predict that the next block equals the current one: the mean of ``(y - x)²``.
+    ``linear``
+        The best per-feature linear persistence ``y_k ≈ a_k x_k``, with ``a_k = Σ x_k y_k /
+        Σ x_k²`` fitted on the training split (least squares) and used as it is on the dev
+        split.
+
+    Parameters
+    ----------
+    corpus : gruvsynth.corpus.Corpus
+        An open corpus.
+    splits : sequence of {"train", "dev"}
+        The splits to report (the linear fit always uses ``"train"``).
+
+    Returns
+    -------
+    baselines : dict
+        ``{split: {"mean": float, "persistence": float, "linear": float}}`` for each split
+        with clips (``None`` values for a split without clips), plus ``"linear_scale"``:
+        ``{"mean": float, "median": float}`` of the fitted ``a_k`` (about −0.05 on music).
+    """
+    for split in splits:
+        if split not in ("train", "dev"):
+            raise ParameterError(f"splits must be 'train' or 'dev', got {split!r}")
+    moments = {"train": _moments(corpus, "train")}
+    train = moments["train"][0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.where(train["xx"] > 0, train["xy"] / train["xx"], 0.0)
+    out: dict = {}
+    for split in splits:
+        if split not in moments:
+            moments[split] = _moments(corpus, split)
+        sums, count = moments[split]
+        if count == 0:
+            out[split] = {name: None for name in BASELINES}
+            continue
+        xx, xy, yy = sums["xx"], sums["xy"], sums["yy"]
+        out[split] = {
+            "mean": float(yy.sum() / count),
+            "persistence": float(max((yy - 2 * xy + xx).sum(), 0.0) / count),
+            "linear": float(max((yy - 2 * scale * xy + scale ** 2 * xx).sum(), 0.0) / count),
+        }
+    out["linear_scale"] = {"mean": float(scale.mean()), "median": float(np.median(scale))}
+    return out
+
+
+def best_baseline(losses) -> tuple[str | None, float | None]:
+    """The lowest of one split's baseline losses.
+
+    Parameters
+    ----------
+    losses : dict
+        ``{"mean": float, "persistence": float, "linear": float}`` (one split of
+        :func:`baseline_losses`).
+
+    Returns
+    -------
+    name : str or None
+    loss : float or None
+        ``(None, None)`` when no loss is known.
+    """
+    known = [(float(v), k) for k, v in (losses or {}).items()
+             if k in BASELINES and v is not None and math.isfinite(float(v))]
+    if not known:
+        return None, None
+    loss, name = min(known)
+    return name, loss
+
+
+def skill(model_loss, baseline) -> float | None:
+    """``1 - model_loss / baseline``: 0 at the trivial predictor's level, 1 for a perfect model,
+    negative when the model is worse.
+
+    Parameters
+    ----------
+    model_loss : float or None
+    baseline : float or None
+        The best baseline loss of the same split (:func:`best_baseline`).
+
+    Returns
+    -------
+    float or None
+        None when either is unknown or the baseline is not positive.
+    """
+    if model_loss is None or baseline is None:
+        return None
+    model_loss, baseline = float(model_loss), float(baseline)
+    if not (math.isfinite(model_loss) and math.isfinite(baseline)) or baseline <= 0:
+        return None
+    return 1.0 - model_loss / baseline
+
+
+def split_loss(model, corpus, split: str = "train", *, batch_size: int = 5) -> float:
+    """A model's MSE over every clip of a split (normalised space, as training reports it).
+
+    Parameters
+    ----------
+    model : keras.Model
+    corpus : gruvsynth.corpus.Corpus
+    split : {"train", "dev"}
+    batch_size : int
+        Clips predicted at a time.
+
+    Returns
+    -------
+    float
+        NaN when the split has no clips.
+    """
+    inputs, _ = corpus.clips(split)
+    n_clips = len(inputs)
+    sq_err, count = 0.0, 0
+    for i in range(0, n_clips, batch_size):
+        rows = corpus.rows(split, np.arange(i, min(i + batch_size, n_clips)))
+        x, y = rows[:, :-1], rows[:, 1:]
+        p = np.asarray(model.predict_on_batch(x), dtype=np.float64)
+        sq_err += float(np.sum((p - y) ** 2))
+        count += y.size
+    return sq_err / count if count else float("nan")
+
+
+# --------------------------------------------------------------------------------------------
 # The dev set: loss and Figure 3
 # --------------------------------------------------------------------------------------------
 
@@ -816,7 +979,9 @@ def evaluate_run(
     -------
     results : dict
         JSON-ready (NaN written as null): ``run``, ``checkpoint``, ``cell``, ``hidden``,
-        ``dev_loss``, ``n_dev_clips``, ``figure3`` (path and the outside-band share of the true
+        ``dev_loss``, ``train_loss`` (the model's MSE over every training clip),
+        ``n_dev_clips``, ``baselines`` (:func:`baseline_losses`), ``skill`` (``{"train",
+        "dev"}``: :func:`skill` against the best baseline of the split), ``figure3`` (path and the outside-band share of the true
         and predicted mean spectra, and their log-spectral distance), ``dev_audio`` (audio
         metrics of the real dev clips, averaged), ``generated`` (settings, per-sample metrics
         ``samples`` — audio metrics of the blocks after the seed, ``loop``
@@ -833,6 +998,8 @@ def evaluate_run(
     check_writable_folder(json_path.parent)
     model = run.load_model(which)
     dev = dev_pass(model, corpus, batch_size=batch_size, band=band, progress=progress)
+    train_loss = split_loss(model, corpus, "train", batch_size=batch_size)
+    baselines = baseline_losses(corpus)
     config = getattr(run, "config", {}) or {}
     fig3_path = save_figure3(out_dir / "fig3.npz", dev, cell=str(config.get("cell")),
                              checkpoint=os.fspath(which))
@@ -848,7 +1015,11 @@ def evaluate_run(
         "cell": config.get("cell"),
         "hidden": config.get("hidden"),
         "dev_loss": dev["loss"],
+        "train_loss": train_loss,
         "n_dev_clips": dev["n_clips"],
+        "baselines": baselines,
+        "skill": {split: skill(loss, best_baseline(baselines.get(split))[1])
+                  for split, loss in (("train", train_loss), ("dev", dev["loss"]))},
         "figure3": {
             "path": os.fspath(fig3_path),
             "outside_band_true": energy_outside_band(dev["true_spectrum"], band=band,
@@ -911,6 +1082,24 @@ def _fmt(value, spec: str = ".4g") -> str:
     return format(value, spec)
 
 
+def _baseline_lines(results: dict) -> list[str]:
+    baselines = results.get("baselines") or {}
+    if not baselines:
+        return []
+    losses = {"train": results.get("train_loss"), "dev": results.get("dev_loss")}
+    head = f"{'loss (MSE)':12} {'model':>9} {'mean':>9} {'persist.':>9} {'linear':>9} {'skill':>8}"
+    lines = ["", head, "-" * len(head)]
+    for split in ("train", "dev"):
+        b = baselines.get(split) or {}
+        lines.append(f"{split:12} {_fmt(losses[split]):>9} " + " ".join(
+            f"{_fmt(b.get(k)):>9}" for k in BASELINES)
+            + f" {_fmt((results.get('skill') or {}).get(split), '.3f'):>8}")
+    lines.append("(baselines: the training mean, persistence (next = this block), the best "
+                 "per-feature linear persistence; skill = 1 - model / best baseline: 0 means "
+                 "the model does no better than a trivial predictor)")
+    return lines
+
+
 def format_table(results: dict) -> str:
     """A short plain-text table of :func:`evaluate_run`'s results.
 
@@ -926,6 +1115,7 @@ def format_table(results: dict) -> str:
              f"cell {results.get('cell')}, hidden {results.get('hidden')})",
              f"dev loss (MSE): {_fmt(results.get('dev_loss'))} over "
              f"{results.get('n_dev_clips')} dev clips"]
+    lines += _baseline_lines(results)
     fig = results.get("figure3") or {}
     band = results.get("band_hz") or list(BAND)
     band_txt = f"{band[0] / 1000:g}-{band[1] / 1000:g} kHz"

@@ -21,9 +21,12 @@ the same variables, optimizer and function, trained faster (the recurrent input 
 out of the time loop, a hand-written backward pass through time, the whole step compiled with
 XLA); ``gruvsynth train`` uses it (``docs/performance.rst``).
 
-Recurrent cells are chosen by name (see :data:`CELLS`: ``"lstm"``, ``"gru"``,
-``"peephole_lstm"``, ``"paper_gru"``), by a registered Keras name (``"package>Class"``), or given
-as a cell class or instance; ``docs/cells.rst`` shows how to write one.
+Recurrent cells are chosen by name (see :data:`CELLS`: ``"lstm"``, ``"gru"`` (Keras 3's
+layers), ``"keras01_lstm"``, ``"keras01_gru"`` (the Keras 0.1 cells the authors' code ran),
+``"peephole_lstm"``, ``"paper_gru"`` (the paper's equations)), by a registered Keras name
+(``"package>Class"``), or given as a cell class or instance; ``docs/cells.rst`` shows how to
+write one.  ``recipe="keras01"`` adds the rest of what the authors' code ran under Keras 0.1.0:
+its initialisation and RMSprop's epsilon (:data:`RECIPES`).
 """
 
 from __future__ import annotations
@@ -37,7 +40,16 @@ import keras
 import numpy as np
 from keras import ops
 
-from gruvsynth.cells import PaperGRUCell, PeepholeLSTMCell
+from gruvsynth.cells import (
+    GatewiseGlorotUniform,
+    GatewiseOrthogonal,
+    Keras01GRUCell,
+    Keras01LSTMCell,
+    PaperGRUCell,
+    PeepholeLSTMCell,
+    theano_hard_sigmoid,
+)
+from gruvsynth.defaults import CELL_FAMILIES, DEFAULT_RECIPE, RECIPES
 from gruvsynth.errors import ParameterError
 
 __all__ = [
@@ -46,9 +58,13 @@ __all__ = [
     "DEFAULT_HIDDEN",
     "DEFAULT_FEATURES",
     "DEFAULT_LEARNING_RATE",
+    "DEFAULT_RECIPE",
+    "RECIPES",
+    "CELL_FAMILIES",
     "INPUT_PROJECTION",
     "OUTPUT_PROJECTION",
     "build_model",
+    "make_optimizer",
     "register_cell",
     "rnn_layers",
     "describe",
@@ -72,9 +88,17 @@ OUTPUT_PROJECTION = "output_projection"
 CELLS: dict[str, Callable] = {
     "lstm": keras.layers.LSTM,
     "gru": keras.layers.GRU,
+    "keras01_lstm": Keras01LSTMCell,
+    "keras01_gru": Keras01GRUCell,
     "peephole_lstm": PeepholeLSTMCell,
     "paper_gru": PaperGRUCell,
 }
+
+#: RMSprop's epsilon per recipe (rho is 0.9 in both).
+_RMSPROP_EPSILON = {"keras3": 1e-7, "keras01": 1e-6}
+#: Gate blocks of the cells whose initialisers the "keras01" recipe sets.
+_RECIPE_GATES = {keras.layers.LSTM: 4, Keras01LSTMCell: 4, keras.layers.GRU: 3,
+                 Keras01GRUCell: 3}
 
 _BUILTIN_CELLS = tuple(CELLS)
 
@@ -153,9 +177,51 @@ def _cell_size(cell):
     return size
 
 
-def _make_cell(factory: Callable, hidden: int):
+def _recipe_arguments(factory: Callable, recipe: str) -> dict:
+    """The cell arguments a recipe sets (none for ``"keras3"``)."""
+    if recipe == "keras3":
+        return {}
+    gates = _RECIPE_GATES.get(factory)
+    if gates is None:
+        raise ParameterError(
+            f"recipe {recipe!r} sets the initialisers of the cells lstm, gru, keras01_lstm and "
+            f"keras01_gru only, not of {getattr(factory, '__name__', repr(factory))}: use "
+            "recipe='keras3' with this cell")
+    arguments = {"kernel_initializer": GatewiseGlorotUniform(gates),
+                 "recurrent_initializer": GatewiseOrthogonal(gates, scale=1.1)}
+    if gates == 4:
+        arguments["unit_forget_bias"] = False
+    return arguments
+
+
+def make_optimizer(learning_rate: float = DEFAULT_LEARNING_RATE, *,
+                   recipe: str = DEFAULT_RECIPE) -> keras.optimizers.Optimizer:
+    """The RMSprop optimizer of a recipe (see :data:`RECIPES`).
+
+    Parameters
+    ----------
+    learning_rate : float
+        1e-3 in the authors' code.
+    recipe : {"keras3", "keras01"}
+
+    Returns
+    -------
+    optimizer : keras.optimizers.RMSprop
+    """
+    recipe = _check_recipe(recipe)
+    return keras.optimizers.RMSprop(learning_rate=learning_rate, rho=0.9,
+                                    epsilon=_RMSPROP_EPSILON[recipe])
+
+
+def _check_recipe(recipe) -> str:
+    if recipe not in RECIPES:
+        raise ParameterError(f"recipe must be one of {', '.join(RECIPES)}, got {recipe!r}")
+    return recipe
+
+
+def _make_cell(factory: Callable, hidden: int, extra: dict | None = None):
     try:
-        return factory(units=hidden)
+        return factory(units=hidden, **(extra or {}))
     except TypeError as error:
         name = getattr(factory, "__name__", repr(factory))
         raise ParameterError(f"could not make a cell with {name}(units={hidden}): {error}") from error
@@ -191,6 +257,7 @@ def build_model(
     learning_rate: float = DEFAULT_LEARNING_RATE,
     compile: bool = True,
     seed: int | None = None,
+    recipe: str = DEFAULT_RECIPE,
 ) -> keras.Sequential:
     """Build (and compile) the GRUV model.
 
@@ -198,7 +265,9 @@ def build_model(
     ----------
     cell : str, type, callable or keras.layers.Layer
         The recurrent cell: a name in :data:`CELLS` (``"lstm"`` = ``keras.layers.LSTM``,
-        ``"gru"`` = ``keras.layers.GRU``, ``"peephole_lstm"`` =
+        ``"gru"`` = ``keras.layers.GRU``, ``"keras01_lstm"`` =
+        :class:`~gruvsynth.cells.Keras01LSTMCell`, ``"keras01_gru"`` =
+        :class:`~gruvsynth.cells.Keras01GRUCell`, ``"peephole_lstm"`` =
         :class:`~gruvsynth.cells.PeepholeLSTMCell`, ``"paper_gru"`` =
         :class:`~gruvsynth.cells.PaperGRUCell`, or any added with :func:`register_cell`), a
         registered Keras name ``"package>Class"``, a cell class (instantiated as
@@ -220,6 +289,11 @@ def build_model(
     seed : int or None
         If given, calls ``keras.utils.set_random_seed(seed)`` first (a global setting: Python,
         NumPy and backend seeds) so that the initial weights are reproducible.
+    recipe : {"keras3", "keras01"}
+        The optimizer and initialisation around the cells (:data:`RECIPES`): ``"keras3"``
+        (default) is today's Keras; ``"keras01"`` is what the authors' code ran under Keras
+        0.1.0 (RMSprop epsilon 1e-6, each gate's weights drawn on its own, orthogonal ×1.1,
+        LSTM forget bias 0), for the Keras-layout cells only.
 
     Returns
     -------
@@ -232,7 +306,8 @@ def build_model(
     ------
     ParameterError
         For an unknown cell name, a cell that is not an RNN cell, a cell whose size differs from
-        ``hidden``, or a non-positive size, layer count or learning rate.
+        ``hidden``, a non-positive size, layer count or learning rate, or an unknown recipe
+        (or ``"keras01"`` with a cell it has no initialisers for).
 
     Examples
     --------
@@ -252,12 +327,16 @@ def build_model(
         or learning_rate <= 0
     ):
         raise ParameterError(f"learning_rate must be a positive number, got {learning_rate!r}")
+    recipe = _check_recipe(recipe)
     if seed is not None:
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
             raise ParameterError(f"seed must be an integer or None, got {seed!r}")
         keras.utils.set_random_seed(int(seed))
 
     if isinstance(cell, keras.layers.Layer):
+        if recipe != "keras3":
+            raise ParameterError(f"recipe {recipe!r} needs a cell name or class, not a cell "
+                                 "instance (whose initialisers are already chosen)")
         if not _is_cell(cell) or isinstance(cell, keras.layers.RNN):
             raise ParameterError(
                 f"cell {cell.name!r} ({type(cell).__name__}) is not an RNN cell (a Layer with a "
@@ -269,7 +348,8 @@ def build_model(
         ]
     else:
         factory = _resolve_factory(cell)
-        cells = [_make_cell(factory, hidden) for _ in range(layers)]
+        extra = _recipe_arguments(factory, recipe)
+        cells = [_make_cell(factory, hidden, extra) for _ in range(layers)]
 
     stack: list = [keras.Input(shape=(None, features), name="features")]
     if input_projection:
@@ -278,7 +358,7 @@ def build_model(
     stack.append(keras.layers.Dense(features, name=OUTPUT_PROJECTION))
     model = keras.Sequential(stack, name="gruv")
     if compile:
-        model.compile(loss="mse", optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate))
+        model.compile(loss="mse", optimizer=make_optimizer(learning_rate, recipe=recipe))
     return model
 
 
@@ -367,7 +447,7 @@ def param_count(
 
     Parameters
     ----------
-    cell : {"lstm", "gru", "peephole_lstm", "paper_gru"}
+    cell : {"lstm", "gru", "keras01_lstm", "keras01_gru", "peephole_lstm", "paper_gru"}
         One of the built-in cells (with their default ``use_bias=True``).
     hidden, features, layers, input_projection
         As for :func:`build_model`.
@@ -388,13 +468,13 @@ def param_count(
     h = hidden
 
     def recurrent(n: int) -> int:
-        if cell == "lstm":  # 4 gates, one bias each
+        if cell in ("lstm", "keras01_lstm"):  # 4 gates, one bias each
             return 4 * (n * h + h * h + h)
         if cell == "peephole_lstm":  # plus three diagonal peepholes
             return 4 * (n * h + h * h + h) + 3 * h
         if cell == "gru":  # reset_after=True: an input and a recurrent bias per gate
             return 3 * (n * h + h * h) + 6 * h
-        if cell == "paper_gru":
+        if cell in ("paper_gru", "keras01_gru"):  # one bias per gate
             return 3 * (n * h + h * h + h)
         raise ParameterError(
             f"param_count knows the built-in cells {', '.join(_BUILTIN_CELLS)}, not {cell!r}"
@@ -455,24 +535,44 @@ def _weight_gradient(h_seq, d_seq, units: int, width: int):
     return ops.matmul(ops.transpose(h_prev), d)
 
 
-def _sequence_functions(unroll: int):
-    """The LSTM and GRU sequence functions with the time loops unrolled ``unroll`` steps."""
-    key = (type(unroll), unroll)  # True == 1 as a dict key
+def _sequence_function(kind: str, unroll: int):
+    """A sequence function (``"lstm"``, ``"hard_lstm"``, ``"gru"``, ``"gru01"``) with the time
+    loops unrolled ``unroll`` steps."""
+    key = (kind, type(unroll), unroll)  # True == 1 as a dict key
     if key not in _SEQUENCES:
-        _SEQUENCES[key] = (_make_lstm_sequence(unroll), _make_gru_sequence(unroll))
+        if kind == "gru":
+            _SEQUENCES[key] = _make_gru_sequence(unroll)
+        elif kind == "gru01":
+            _SEQUENCES[key] = _make_gru01_sequence(unroll)
+        else:
+            _SEQUENCES[key] = _make_lstm_sequence(unroll, hard=kind == "hard_lstm")
     return _SEQUENCES[key]
+
+
+def _hard_sigmoid_slope(y):
+    """The derivative of Theano's hard sigmoid at the point where it gave ``y``: 0.2 inside
+    (0, 1), 0 where it is clipped."""
+    return ops.where(ops.logical_and(y > 0.0, y < 1.0), 0.2, 0.0)
+
+
+def _sigmoid_slope(y):
+    return y * (1.0 - y)
 
 
 _SEQUENCES: dict = {}
 
 
-def _make_lstm_sequence(unroll: int):
+def _make_lstm_sequence(unroll: int, *, hard: bool = False):
+    gate = theano_hard_sigmoid if hard else ops.sigmoid
+    slope = _hard_sigmoid_slope if hard else _sigmoid_slope
+
     @ops.custom_gradient
     def _lstm_sequence(zx, recurrent_kernel):
         """Keras LSTM over a sequence whose input part ``x W + b`` is already computed.
 
         ``zx`` is (batch, time, 4 H) in Keras's gate order i, f, c, o; returns all hidden states
-        (batch, time, H) from zero initial states.
+        (batch, time, H) from zero initial states.  Gates are sigmoids, or Theano's hard
+        sigmoid for ``hard`` (the Keras 0.1 LSTM).
         """
         units = recurrent_kernel.shape[0]
         zeros = ops.zeros((ops.shape(zx)[0], units), dtype=zx.dtype)
@@ -483,7 +583,7 @@ def _make_lstm_sequence(unroll: int):
             h, c = carry[0], carry[1]
             z = z_x + ops.matmul(h, recurrent_kernel)
             zi, zf, zg, zo = _split(z, 4)
-            i, f, g, o = ops.sigmoid(zi), ops.sigmoid(zf), ops.tanh(zg), ops.sigmoid(zo)
+            i, f, g, o = gate(zi), gate(zf), ops.tanh(zg), gate(zo)
             c_new = f * c + i * g
             tc = ops.tanh(c_new)
             new = (o * tc, c_new, i, f, g, o, c, tc)
@@ -503,8 +603,8 @@ def _make_lstm_sequence(unroll: int):
                 dh = up + dh_next
                 dc = dh * o * (1.0 - tc * tc) + dc_next
                 dz = ops.concatenate(
-                    [dc * g * i * (1.0 - i), dc * c_prev * f * (1.0 - f), dc * i * (1.0 - g * g),
-                     dh * tc * o * (1.0 - o)], axis=-1)
+                    [dc * g * slope(i), dc * c_prev * slope(f), dc * i * (1.0 - g * g),
+                     dh * tc * slope(o)], axis=-1)
                 new = (_times_transposed(dz, recurrent_kernel), dc * f, dz)
                 return new, new
 
@@ -575,6 +675,68 @@ def _make_gru_sequence(unroll: int):
     return _gru_sequence
 
 
+def _make_gru01_sequence(unroll: int):
+    @ops.custom_gradient
+    def _gru01_sequence(zx, recurrent_kernel):
+        """The Keras 0.1 GRU (``reset_after=False``, hard-sigmoid gates, sigmoid candidate) over a
+        sequence whose input part ``x W + b`` is already computed.
+
+        ``zx`` is (batch, time, 3 H) in gate order z, r, h; returns all hidden states (batch,
+        time, H) from a zero initial state.  Each step makes two recurrent products: ``h U_zr``
+        for the gates, then ``(r * h) U_h`` for the candidate.
+        """
+        units = recurrent_kernel.shape[0]
+        u_gates, u_cand = recurrent_kernel[:, :2 * units], recurrent_kernel[:, 2 * units:]
+        zeros = ops.zeros((ops.shape(zx)[0], units), dtype=zx.dtype)
+
+        # carry: h, then z, r, the candidate hh, h_{t-1}
+        def forward(carry, z_x):
+            h = carry[0]
+            xz, xr, xh = _split(z_x, 3)
+            mz, mr = _split(ops.matmul(h, u_gates), 2)
+            z = theano_hard_sigmoid(xz + mz)
+            r = theano_hard_sigmoid(xr + mr)
+            hh = ops.sigmoid(xh + ops.matmul(r * h, u_cand))
+            new = (z * h + (1.0 - z) * hh, z, r, hh, h)
+            return new, new
+
+        _, seq = ops.scan(forward, (zeros,) * 5, _time_major(zx), unroll=unroll)
+        h_seq, saved = seq[0], seq[1:]
+
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            zeros2 = ops.zeros((ops.shape(zx)[0], 2 * units), dtype=zx.dtype)
+
+            def backward(carry, inputs):
+                dh_next = carry[0]
+                up, z, r, hh, h_prev = _split(inputs, 5)
+                dh = up + dh_next
+                dpz = dh * (h_prev - hh) * _hard_sigmoid_slope(z)
+                dph = dh * (1.0 - z) * hh * (1.0 - hh)  # pre-activation of the candidate
+                drh = _times_transposed(dph, u_cand)    # gradient of r * h_{t-1}
+                dpr = drh * h_prev * _hard_sigmoid_slope(r)
+                dgates = ops.concatenate([dpz, dpr], axis=-1)
+                dh_prev = dh * z + drh * r + _times_transposed(dgates, u_gates)
+                new = (dh_prev, dgates, dph, r * h_prev)
+                return new, new
+
+            inputs = ops.concatenate([_time_major(upstream), *saved], axis=-1)
+            _, (_, dg_seq, dph_seq, rh_seq) = ops.scan(
+                backward, (zeros, zeros2, zeros, zeros), inputs, reverse=True, unroll=unroll)
+            # U_zr's gradient: sum_t h_{t-1}.T dgates_t (step 0's h_{t-1} is zero); U_h's:
+            # sum_t (r_t * h_{t-1}).T dph_t over all steps (rh_seq holds r_t * h_{t-1})
+            d_gates = _weight_gradient(h_seq, dg_seq, units, 2 * units)
+            d_cand = ops.matmul(ops.transpose(ops.reshape(rh_seq, (-1, units))),
+                                ops.reshape(dph_seq, (-1, units)))
+            dx = ops.concatenate([dg_seq, dph_seq], axis=-1)
+            return _time_major(dx), ops.concatenate([d_gates, d_cand], axis=-1)
+
+        return _time_major(h_seq), grad
+
+    return _gru01_sequence
+
+
 def _value(variable, dtype):
     """A variable's value as a tensor of ``dtype`` (a read: a custom gradient sees a tensor)."""
     return ops.cast(variable, dtype)
@@ -588,29 +750,66 @@ def _fusable_dense(layer) -> bool:
             and getattr(layer, "quantization_mode", None) is None)
 
 
-def _fusable_rnn(layer) -> bool:
-    if type(layer) not in (keras.layers.LSTM, keras.layers.GRU):
+#: The fused sequence function of each fusable recurrent layer or cell type, with the cell
+#: settings it computes.
+_TANH, _SIGMOID = keras.activations.tanh, keras.activations.sigmoid
+_FUSED_KINDS = {
+    keras.layers.LSTM: ("lstm", {"activation": _TANH, "recurrent_activation": _SIGMOID}),
+    keras.layers.GRU: ("gru", {"activation": _TANH, "recurrent_activation": _SIGMOID,
+                               "reset_after": True}),
+    Keras01LSTMCell: ("hard_lstm", {"activation": _TANH,
+                                    "recurrent_activation": theano_hard_sigmoid}),
+    Keras01GRUCell: ("gru01", {"activation": _SIGMOID,
+                               "recurrent_activation": theano_hard_sigmoid,
+                               "reset_after": False}),
+}
+
+
+def _same_function(a, b) -> bool:
+    """Whether two activations are the same function (Keras's names or the ops themselves)."""
+    if a is b:
+        return True
+    try:
+        return keras.activations.serialize(a) == keras.activations.serialize(b)
+    except ValueError:  # an unnamed function
         return False
-    config = layer.get_config()
-    wanted = {"activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True,
-              "dropout": 0.0, "recurrent_dropout": 0.0, "return_sequences": True,
-              "return_state": False, "go_backwards": False, "stateful": False}
-    if type(layer) is keras.layers.GRU:
-        wanted["reset_after"] = True
-    if any(config.get(key) != value for key, value in wanted.items()):
-        return False
+
+
+def _fused_kind(layer) -> str | None:
+    """The fused sequence function that computes ``layer``, or None."""
+    if type(layer) in (keras.layers.LSTM, keras.layers.GRU):
+        kind, wanted = _FUSED_KINDS[type(layer)]
+    elif type(layer) is keras.layers.RNN and type(layer.cell) in _FUSED_KINDS:
+        kind, wanted = _FUSED_KINDS[type(layer.cell)]
+    else:
+        return None
+    if (not layer.return_sequences or layer.return_state or layer.go_backwards
+            or layer.stateful):
+        return None
     cell = layer.cell
-    return all(getattr(cell, name, None) is None for name in
-               ("kernel_constraint", "recurrent_constraint", "bias_constraint"))
+    for name, value in wanted.items():
+        have = getattr(cell, name, None)
+        if not (have == value if isinstance(value, bool) else _same_function(have, value)):
+            return None
+    if not cell.use_bias or cell.dropout or cell.recurrent_dropout:
+        return None
+    if any(getattr(cell, name, None) is not None for name in
+           ("kernel_constraint", "recurrent_constraint", "bias_constraint")):
+        return None
+    return kind
+
+
+def _fusable_rnn(layer) -> bool:
+    return _fused_kind(layer) is not None
 
 
 def supports_fused(model: keras.Model) -> bool:
     """Whether :func:`fused_model` can make a fused training twin of ``model``.
 
-    True for the models :func:`build_model` makes with the ``"lstm"`` and ``"gru"`` cells
-    (Keras's own layers with their default activations, bias and no dropout), any number of
-    layers, with or without the input projection.  Other cells (``"peephole_lstm"``,
-    ``"paper_gru"``, user cells) train through the plain model.
+    True for the models :func:`build_model` makes with the ``"lstm"``, ``"gru"``,
+    ``"keras01_lstm"`` and ``"keras01_gru"`` cells (with their default activations, bias and
+    no dropout), any number of layers, with or without the input projection.  Other cells
+    (``"peephole_lstm"``, ``"paper_gru"``, user cells) train through the plain model.
 
     Parameters
     ----------
@@ -684,7 +883,6 @@ class FusedTwin(keras.Model):
         return self.model.compute_output_spec(x)
 
     def call(self, x, training=False):
-        lstm_sequence, gru_sequence = _sequence_functions(self.unroll)
         y = x
         for layer in self.model.layers:
             # Each layer computes in its dtype policy's compute dtype, as Keras does (float32
@@ -694,15 +892,17 @@ class FusedTwin(keras.Model):
             if isinstance(layer, keras.layers.Dense):
                 y = ops.add(ops.matmul(y, _value(layer.kernel, dtype)),
                             _value(layer.bias, dtype))
-            elif type(layer) is keras.layers.LSTM:
-                cell = layer.cell
-                zx = ops.add(ops.matmul(y, _value(cell.kernel, dtype)), _value(cell.bias, dtype))
-                y = lstm_sequence(zx, _value(cell.recurrent_kernel, dtype))
-            else:  # keras.layers.GRU with reset_after=True: bias rows = (input, recurrent)
-                cell = layer.cell
+                continue
+            kind = _fused_kind(layer)
+            sequence = _sequence_function(kind, self.unroll)
+            cell = layer.cell
+            kernel = _value(cell.kernel, dtype)
+            recurrent = _value(cell.recurrent_kernel, dtype)
+            if kind == "gru":  # Keras 3's GRU, reset_after=True: bias rows = (input, recurrent)
                 bias = _value(cell.bias, dtype)
-                zx = ops.add(ops.matmul(y, _value(cell.kernel, dtype)), bias[0])
-                y = gru_sequence(zx, _value(cell.recurrent_kernel, dtype), bias[1])
+                y = sequence(ops.add(ops.matmul(y, kernel), bias[0]), recurrent, bias[1])
+            else:  # LSTMs and the Keras 0.1 GRU: one bias, all in the input part
+                y = sequence(ops.add(ops.matmul(y, kernel), _value(cell.bias, dtype)), recurrent)
         # the loss in float32 even when the layers compute in bfloat16
         return ops.cast(y, self.model.layers[-1].variable_dtype)
 

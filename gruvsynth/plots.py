@@ -28,6 +28,9 @@ from gruvsynth.errors import ParameterError
 __all__ = [
     "BAND",
     "CELL_COLORS",
+    "CELL_LABELS",
+    "cell_label",
+    "plot_baseline",
     "FORMATS",
     "new_figure",
     "save_figure",
@@ -46,8 +49,14 @@ BAND = (4000.0, 7000.0)
 #: File formats :func:`save_figure` writes by default.
 FORMATS = ("png", "svg")
 #: Colours used for each cell across the figures (others get matplotlib's cycle).
-CELL_COLORS = {"lstm": "tab:blue", "gru": "tab:red", "peephole_lstm": "tab:cyan",
+CELL_COLORS = {"lstm": "tab:blue", "gru": "tab:red", "keras01_lstm": "tab:purple",
+               "keras01_gru": "tab:brown", "peephole_lstm": "tab:cyan",
                "paper_gru": "tab:orange", "truth": "black"}
+#: How each built-in cell is named in legends and titles: which model, and which family.
+CELL_LABELS = {"lstm": "LSTM (Keras 3)", "gru": "GRU (Keras 3)",
+               "keras01_lstm": "LSTM (authors', Keras 0.1)",
+               "keras01_gru": "GRU (authors', Keras 0.1)",
+               "peephole_lstm": "LSTM (paper's eq.)", "paper_gru": "GRU (paper's eq.)"}
 #: Label of the loss axis: the mean squared error of normalised features (paper eq. 1).
 LOSS_LABEL = "MSE loss (normalised features, unitless)"
 
@@ -198,6 +207,45 @@ def plot_loss_curves(history, *, ax=None, label: str | None = None, color=None,
         ax.yaxis.set_minor_formatter(plain)
     ax.grid(True, which="major", alpha=0.3)
     return train_line, dev_line
+
+
+def cell_label(cell: str) -> str:
+    """A cell's legend label (:data:`CELL_LABELS`; other names upper-cased).
+
+    Parameters
+    ----------
+    cell : str
+
+    Returns
+    -------
+    str
+    """
+    return CELL_LABELS.get(cell, str(cell).upper())
+
+
+def plot_baseline(level: float | None, *, ax=None, label: str = "mean predictor",
+                  color="grey", linestyle: str = ":"):
+    """A trivial predictor's loss as a labelled horizontal line (see
+    :func:`gruvsynth.evaluation.baseline_losses`).
+
+    Parameters
+    ----------
+    level : float or None
+        The loss; nothing is drawn for None or a non-finite value.
+    ax : matplotlib.axes.Axes, optional
+    label : str
+        Legend label.
+    color, linestyle : optional
+
+    Returns
+    -------
+    line : matplotlib.lines.Line2D or None
+    """
+    ax = _axes(ax)
+    if level is None or not np.isfinite(level):
+        return None
+    return ax.axhline(float(level), color=color, linestyle=linestyle, linewidth=1.2,
+                      label=f"{label} {float(level):.3g}")
 
 
 def plot_hidden_sizes(hidden: Sequence[int], loss: Sequence[float], *, ax=None,

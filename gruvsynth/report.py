@@ -14,7 +14,9 @@ A results folder (``results/<profile>/``, written by the scripts in ``experiment
     runs/ ...                                        the training runs (gruvsynth.training)
 
 From the JSON files :func:`collect` gathers what the paper's seven claims need,
-:func:`compute_claims` turns each into a row with its measured figures and a verdict
+:func:`compute_claims` judges each claim for each family of cells that was run (the authors'
+Keras 0.1 cells and today's Keras 3 cells, separately; the loss-based claims only on models
+that beat the trivial predictors, :data:`GATE_RULE`) and turns each into a row with its measured figures and a verdict
 (``reproduced``, ``not reproduced`` or ``inconclusive``) computed by a written rule (the rule's
 text is built from the same constants the code uses), and :func:`build_report` writes
 ``claims.md``, ``claims.json`` and the self-contained page ``index.html`` (relative links only:
@@ -29,6 +31,9 @@ The JSON formats (all keys required unless marked optional):
 ``fig3_spectrograms.json``
     ``{"band_hz": [lo, hi], "corpora": {corpus: {"truth": {"outside_band"},
     "cells": {cell: {"outside_band", "dev_loss", ...}}, "figure"}}}``
+``baselines.json``
+    ``{"corpora": {corpus: {"train": {"mean", "persistence", "linear"}, "dev": {...}}}}``
+    (:func:`gruvsynth.evaluation.baseline_losses` of each corpus)
 ``samples/samples.json``
     ``{"dev_audio": {corpus: {"spectral_flatness", "outside_band", ...}},
     "samples": [{"corpus", "cell", "hidden", "wav", "seed_wav", "metrics": {...}, "seed"}],
@@ -65,6 +70,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gruvsynth.defaults import CELL_FAMILIES, FAMILY_LABELS
 from gruvsynth.errors import GruvError
 from gruvsynth.fileio import writing
 
@@ -92,6 +98,14 @@ __all__ = [
     "verdict_c5",
     "verdict_c6",
     "verdict_c7",
+    "learned",
+    "families_in",
+    "family_data",
+    "findings",
+    "baselines_markdown",
+    "LEARN_MARGIN",
+    "GATE_RULE",
+    "BASELINES_JSON",
     "white_noise_flatness",
     "collect",
     "compute_claims",
@@ -149,6 +163,20 @@ LOOP_COMMON = 0.5
 LOOP_CELLS = (LSTM,)
 #: C7: relative difference in final training loss that counts as harder / easier to train.
 DEPTH_MARGIN = 0.02
+#: Loss-based claims (C1, C2, C3, C7) are judged only on models that learned: a final training
+#: loss at least this share below the best trivial predictor's training loss on the corpus.
+LEARN_MARGIN = 0.10
+#: The results file with every corpus's trivial-predictor losses (experiments write it).
+BASELINES_JSON = "baselines.json"
+#: Reason given when a loss-based claim is inconclusive because no model learned.
+DID_NOT_LEARN = "the models did not learn"
+#: Cell families, in the order their claims are listed (see :data:`gruvsynth.defaults.CELL_FAMILIES`).
+FAMILY_ORDER = ("authors", "keras3", "paper")
+#: The families judged when the data names none.
+DEFAULT_FAMILIES = ("authors", "keras3")
+#: Each built-in cell's part in the paper's comparison.
+CELL_ROLES = {"lstm": LSTM, "gru": GRU, "keras01_lstm": LSTM, "keras01_gru": GRU,
+              "peephole_lstm": LSTM, "paper_gru": GRU}
 
 TALLY_RULE = ("Verdict: reproduced when every check passes; not reproduced when at least half of "
               "the checks fail; inconclusive otherwise (a check without data, or undecided, "
@@ -308,6 +336,11 @@ SCHEMAS = {
     GENERATION_LENGTH: {"rows": [{"corpus!": STRING, "cell!": STRING, "times": NUMBER,
                                   "looped": ANY}]},
     REPRODUCTION_JSON: {"host": _MapOf(ANY), "stages": [_MapOf(ANY)]},
+    BASELINES_JSON: {"corpora": _MapOf({"train": {"mean": NUMBER, "persistence": NUMBER,
+                                                  "linear": NUMBER},
+                                        "dev": {"mean": NUMBER, "persistence": NUMBER,
+                                                "linear": NUMBER}}),
+                     "corpus_hashes": _MapOf(STRING)},
 }
 
 
@@ -526,10 +559,80 @@ def tally(checks: Sequence[Mapping]) -> str:
     return INCONCLUSIVE
 
 
-def _claim(cid: str, checks: list[dict], rule: str, measured: dict) -> dict:
-    return {"id": cid, "claim": CLAIMS[cid]["claim"], "paper": CLAIMS[cid]["paper"],
-            "rule": f"{rule} {TALLY_RULE}", "verdict": tally(checks), "checks": checks,
-            "measured": _clean(measured), "figures": list(CLAIMS[cid]["figures"])}
+GATE_RULE = (f"Gate: a model has learned when its final training loss (mean of the last "
+             f"{SMOOTH_FRACTION:.0%} of epochs) is at least {LEARN_MARGIN:.0%} below the best "
+             "trivial predictor's training loss on its corpus (the training mean, persistence, "
+             "or per-feature linear persistence); a check whose models did not learn is "
+             "undecided, and when no check's models learned the verdict is inconclusive: "
+             f"{DID_NOT_LEARN}.")
+
+
+def learned(history: Sequence[Mapping], baseline: Mapping | None, *,
+            margin: float = LEARN_MARGIN) -> tuple[bool | None, float | None]:
+    """Whether a run learned: its final training loss beats the best baseline by ``margin``.
+
+    Parameters
+    ----------
+    history : sequence of dict
+        The run's history (``loss`` per epoch).
+    baseline : mapping or None
+        The corpus's training-split baselines ``{"mean", "persistence", "linear"}``.
+    margin : float
+        Required skill (``1 - loss / best baseline``).
+
+    Returns
+    -------
+    learned : bool or None
+        None when the loss or the baseline is unknown.
+    skill : float or None
+    """
+    from gruvsynth.evaluation import best_baseline, skill
+
+    _, best = best_baseline(baseline or {})
+    value = skill(final_value(history, "loss"), best)
+    return (None if value is None else value >= margin), value
+
+
+def _gate_check(corpus: str, runs: Mapping[str, Sequence[Mapping]],
+                baselines: Mapping | None) -> dict:
+    """The gate check of one corpus's models (``runs``: label → history)."""
+    from gruvsynth.evaluation import best_baseline
+
+    train = ((baselines or {}).get(corpus) or {}).get("train")
+    name, best = best_baseline(train or {})
+    parts, results = [], []
+    for label, history in runs.items():
+        ok, value = learned(history, train)
+        results.append(ok)
+        parts.append(f"{label} {_fmt(final_value(history, 'loss'))} (skill {_fmt(value, '.2f')})")
+    passed = None if not results or any(r is None for r in results) else all(results)
+    return {"check": f"{corpus}: models learned (training loss ≥{LEARN_MARGIN:.0%} below the "
+                     f"best trivial predictor, {name or 'n/a'} {_fmt(best)}): "
+                     + ", ".join(parts), "passed": passed}
+
+
+def _gated(check: dict, gate: dict | None) -> dict:
+    """A check, undecided when its gate failed."""
+    if gate is not None and gate["passed"] is False:
+        return {**check, "passed": None, "check": f"{check['check']} — not judged: "
+                                                  f"{DID_NOT_LEARN}"}
+    return check
+
+
+def _claim(cid: str, checks: list[dict], rule: str, measured: dict,
+           gates: list[dict] | None = None) -> dict:
+    row = {"id": cid, "claim": CLAIMS[cid]["claim"], "paper": CLAIMS[cid]["paper"],
+           "rule": f"{rule} {TALLY_RULE}", "verdict": tally(checks), "checks": checks,
+           "measured": _clean(measured), "figures": list(CLAIMS[cid]["figures"])}
+    if gates is not None:
+        row["rule"] = f"{rule} {GATE_RULE} {TALLY_RULE}"
+        row["gates"] = gates
+        if gates and all(g["passed"] is False for g in gates):
+            row["verdict"] = INCONCLUSIVE
+            row["reason"] = DID_NOT_LEARN
+        elif not gates or any(g["passed"] is None for g in gates):
+            row["gate_note"] = "not gated for every corpus: no baselines or no training loss"
+    return row
 
 
 def _fmt(x, spec: str = ".4g") -> str:
@@ -603,7 +706,7 @@ CLAIMS = {
 
 
 def verdict_c1(histories: Mapping[str, Mapping[str, Sequence[Mapping]]], *,
-               slight: float = SLIGHT_MAX) -> dict:
+               slight: float = SLIGHT_MAX, baselines: Mapping | None = None) -> dict:
     """C1: the LSTM has slightly lower training and dev loss than the GRU, per corpus.
 
     Parameters
@@ -613,20 +716,29 @@ def verdict_c1(histories: Mapping[str, Mapping[str, Sequence[Mapping]]], *,
         ``{"epoch", "loss", "dev_loss"}`` (Figure 1's runs).
     slight : float
         Largest relative gap ``(GRU - LSTM) / GRU`` that is still "slightly".
+    baselines : mapping, optional
+        ``{corpus: {"train": {"mean", "persistence", "linear"}, "dev": {...}}}``: with them, a
+        corpus's checks are judged only when both models learned (:data:`GATE_RULE`).
 
     Returns
     -------
     dict
         The claim row: ``id``, ``claim``, ``paper``, ``rule``, ``verdict``, ``checks``,
-        ``measured``, ``figures``.
+        ``measured``, ``figures``; with ``baselines`` also ``gates`` (one check per corpus)
+        and, when no model learned, ``reason``.
     """
     rule = (f"For each corpus and for the training and the dev loss (each the mean of the last "
             f"{SMOOTH_FRACTION:.0%} of epochs), a check passes when the LSTM's loss is below the "
             f"GRU's by at most {slight:.0%} of the GRU's (\"slightly\"), and fails when it is not "
             f"below; a gap larger than {slight:.0%} is undecided.")
-    checks, measured = [], {}
+    checks, measured, gates = [], {}, []
     for corpus in sorted(histories):
         cells = histories[corpus]
+        gate = None
+        if baselines is not None:
+            gate = _gate_check(corpus, {"LSTM": cells.get(LSTM, []), "GRU": cells.get(GRU, [])},
+                               baselines)
+            gates.append(gate)
         for key, name in (("loss", "training"), ("dev_loss", "dev")):
             lstm = final_value(cells.get(LSTM, []), key)
             gru = final_value(cells.get(GRU, []), key)
@@ -642,15 +754,17 @@ def verdict_c1(histories: Mapping[str, Mapping[str, Sequence[Mapping]]], *,
                     passed = None
                 else:
                     passed = True
-            checks.append({"check": f"{corpus}: {name} loss LSTM {_fmt(lstm)} < GRU {_fmt(gru)}"
-                                    f" (gap {_fmt(gap, '.1%')})", "passed": passed})
+            checks.append(_gated({"check": f"{corpus}: {name} loss LSTM {_fmt(lstm)} < GRU "
+                                           f"{_fmt(gru)} (gap {_fmt(gap, '.1%')})",
+                                  "passed": passed}, gate))
     if not checks:
         checks.append({"check": "Figure 1 runs", "passed": None})
-    return _claim("C1", checks, rule, measured)
+    return _claim("C1", checks, rule, measured, gates if baselines is not None else None)
 
 
 def verdict_c2(histories: Mapping[str, Mapping[str, Sequence[Mapping]]], *,
-               varied: str = VARIED_CORPUS, electronic: str = ELECTRONIC_CORPUS) -> dict:
+               varied: str = VARIED_CORPUS, electronic: str = ELECTRONIC_CORPUS,
+               baselines: Mapping | None = None) -> dict:
     """C2: the varied corpus has the higher dev loss and overfits sooner, for each cell.
 
     Parameters
@@ -659,20 +773,30 @@ def verdict_c2(histories: Mapping[str, Mapping[str, Sequence[Mapping]]], *,
         ``{corpus: {cell: history}}`` (Figure 1's runs).
     varied, electronic : str
         The corpus names standing in for David Bowie and Madeon.
+    baselines : mapping, optional
+        As for :func:`verdict_c1`.  With them the dev losses are compared relative to each
+        corpus's own mean-predictor dev loss (the corpora are normalised by different
+        statistics, so their raw losses are not comparable), and a cell's checks are judged
+        only when its models learned on both corpora.
 
     Returns
     -------
     dict
         The claim row (see :func:`verdict_c1`).
     """
+    relative = baselines is not None
+    scale = ("relative to the corpus's own mean-predictor dev loss (the corpora are "
+             "normalised by different statistics, so raw losses are not comparable)"
+             if relative else "(raw: no baselines, so the two corpora's scales may differ)")
     rule = (f"For each cell: check 1 passes when {varied}'s final dev loss (mean of the last "
-            f"{SMOOTH_FRACTION:.0%} of epochs) is above {electronic}'s, and fails otherwise; "
+            f"{SMOOTH_FRACTION:.0%} of epochs), {scale}, is above {electronic}'s, and fails "
+            "otherwise; "
             f"check 2 passes when {varied} starts to overfit at an earlier epoch (the epoch of "
             f"its lowest dev loss, counted only if the final dev loss ends more than "
             f"{OVERFIT_RISE:.0%} above that lowest value) than {electronic}, fails when "
             f"{electronic} overfits first or only {electronic} overfits, and is undecided when "
             f"neither overfits.")
-    checks, measured = [], {}
+    checks, measured, gates = [], {}, []
     cells = sorted(set(histories.get(varied, {})) | set(histories.get(electronic, {})))
     for cell in cells:
         hv = histories.get(varied, {}).get(cell, [])
@@ -683,9 +807,21 @@ def verdict_c2(histories: Mapping[str, Mapping[str, Sequence[Mapping]]], *,
         measured[f"{cell} final dev loss {electronic}"] = de
         measured[f"{cell} overfit epoch {varied}"] = ov
         measured[f"{cell} overfit epoch {electronic}"] = oe
+        gate, what = None, "dev loss"
+        if relative:
+            gate_v = _gate_check(varied, {cell.upper(): hv}, baselines)
+            gate_e = _gate_check(electronic, {cell.upper(): he}, baselines)
+            both = [gate_v["passed"], gate_e["passed"]]
+            gate = {"check": f"{cell}: {gate_v['check']}; {gate_e['check']}",
+                    "passed": False if False in both else (None if None in both else True)}
+            gates.append(gate)
+            dv, de = (_relative(dv, baselines, varied), _relative(de, baselines, electronic))
+            measured[f"{cell} final dev loss / mean predictor {varied}"] = dv
+            measured[f"{cell} final dev loss / mean predictor {electronic}"] = de
+            what = "dev loss / mean predictor's"
         higher = None if dv is None or de is None else dv > de
-        checks.append({"check": f"{cell}: dev loss {varied} {_fmt(dv)} > {electronic} "
-                                f"{_fmt(de)}", "passed": higher})
+        checks.append(_gated({"check": f"{cell}: {what} {varied} {_fmt(dv)} > {electronic} "
+                                       f"{_fmt(de)}", "passed": higher}, gate))
         if not hv or not he:
             sooner = None
         elif ov is None and oe is None:
@@ -696,12 +832,20 @@ def verdict_c2(histories: Mapping[str, Mapping[str, Sequence[Mapping]]], *,
             sooner = True
         else:
             sooner = ov < oe
-        checks.append({"check": f"{cell}: overfits from epoch {varied} {_fmt(ov)} before "
-                                f"{electronic} {_fmt(oe)} (n/a: no overfitting)",
-                       "passed": sooner})
+        checks.append(_gated({"check": f"{cell}: overfits from epoch {varied} {_fmt(ov)} "
+                                       f"before {electronic} {_fmt(oe)} (n/a: no overfitting)",
+                              "passed": sooner}, gate))
     if not checks:
         checks.append({"check": "Figure 1 runs", "passed": None})
-    return _claim("C2", checks, rule, measured)
+    return _claim("C2", checks, rule, measured, gates if relative else None)
+
+
+def _relative(dev_loss, baselines: Mapping, corpus: str):
+    """A dev loss over the corpus's mean-predictor dev loss (None where either is unknown)."""
+    mean = (((baselines or {}).get(corpus) or {}).get("dev") or {}).get("mean")
+    if dev_loss is None or mean is None or not mean > 0:
+        return None
+    return float(dev_loss) / float(mean)
 
 
 def _spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
@@ -713,7 +857,9 @@ def _spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
     return float(rho) if math.isfinite(rho) else None
 
 
-def verdict_c3(series: Mapping[str, Mapping[int, float]], *, min_sizes: int = 3) -> dict:
+def verdict_c3(series: Mapping[str, Mapping[int, float]], *, min_sizes: int = 3,
+               train_series: Mapping[str, Mapping[int, Sequence[Mapping]]] | None = None,
+               baselines: Mapping | None = None) -> dict:
     """C3: a larger hidden size gives a lower dev loss, and the largest size is best.
 
     Parameters
@@ -722,6 +868,11 @@ def verdict_c3(series: Mapping[str, Mapping[int, float]], *, min_sizes: int = 3)
         ``{"<corpus> <cell>": {hidden: final dev loss}}`` (Figure 2's runs).
     min_sizes : int
         Fewest hidden sizes a series needs to be judged.
+    train_series : mapping, optional
+        ``{"<corpus> <cell>": {hidden: history}}``, for the gate (with ``baselines``): a series
+        is judged only when at least one of its sizes learned.
+    baselines : mapping, optional
+        As for :func:`verdict_c1`.
 
     Returns
     -------
@@ -733,8 +884,24 @@ def verdict_c3(series: Mapping[str, Mapping[int, float]], *, min_sizes: int = 3)
             f"rank correlation between hidden size and dev loss is negative and fails when it is "
             f"zero or positive; check 2 passes when the largest hidden size has the lowest dev "
             f"loss, and fails otherwise.")
-    checks, measured = [], {}
+    checks, measured, gates = [], {}, []
+    gated = baselines is not None and train_series is not None
+    if gated:
+        rule += " A series' gate passes when at least one of its sizes learned."
     for name in sorted(series):
+        gate = None
+        if gated:
+            corpus = name.split(" ")[0]
+            runs = {f"hidden {h}": hist for h, hist in sorted(
+                (train_series.get(name) or {}).items())}
+            gate = _gate_check(corpus, runs, baselines)
+            skills = [learned(hist, ((baselines.get(corpus) or {}).get("train")))[0]
+                      for hist in runs.values()]
+            gate["passed"] = (True if any(k is True for k in skills)
+                              else None if not skills or any(k is None for k in skills)
+                              else False)
+            gate["check"] = f"{name}: " + gate["check"].split(": ", 1)[1]
+            gates.append(gate)
         points = {int(h): v for h, v in series[name].items() if v is not None
                   and math.isfinite(float(v))}
         sizes = sorted(points)
@@ -745,14 +912,16 @@ def verdict_c3(series: Mapping[str, Mapping[int, float]], *, min_sizes: int = 3)
             continue
         rho = _spearman(sizes, losses)
         measured[f"{name} spearman"] = rho
-        checks.append({"check": f"{name}: rank correlation of size and dev loss {_fmt(rho, '.2f')}"
-                                " < 0", "passed": None if rho is None else rho < 0})
+        checks.append(_gated({"check": f"{name}: rank correlation of size and dev loss "
+                                       f"{_fmt(rho, '.2f')} < 0",
+                              "passed": None if rho is None else rho < 0}, gate))
         best = sizes[int(np.argmin(losses))]
-        checks.append({"check": f"{name}: lowest dev loss at the largest size {sizes[-1]} "
-                                f"(lowest at {best})", "passed": best == sizes[-1]})
+        checks.append(_gated({"check": f"{name}: lowest dev loss at the largest size "
+                                       f"{sizes[-1]} (lowest at {best})",
+                              "passed": best == sizes[-1]}, gate))
     if not checks:
         checks.append({"check": "Figure 2 runs", "passed": None})
-    return _claim("C3", checks, rule, measured)
+    return _claim("C3", checks, rule, measured, gates if gated else None)
 
 
 _NOISE_FLATNESS: float | None = None
@@ -937,7 +1106,7 @@ def verdict_c6(rows: Sequence[Mapping], *, cells: Sequence[str] = LOOP_CELLS,
 
 
 def verdict_c7(histories: Mapping[str, Mapping[int, Sequence[Mapping]]], *,
-               margin: float = DEPTH_MARGIN) -> dict:
+               margin: float = DEPTH_MARGIN, baselines: Mapping | None = None) -> dict:
     """C7: more recurrent layers are harder to train (higher final training loss).
 
     Parameters
@@ -946,6 +1115,9 @@ def verdict_c7(histories: Mapping[str, Mapping[int, Sequence[Mapping]]], *,
         ``{"<corpus> <cell>": {layers: history}}`` (the depth experiment's runs).
     margin : float
         Relative difference of the final training loss that counts.
+    baselines : mapping, optional
+        As for :func:`verdict_c1`: a series is judged only when its one-layer network learned
+        (a deeper one that did not learn is what the claim predicts).
 
     Returns
     -------
@@ -957,9 +1129,16 @@ def verdict_c7(histories: Mapping[str, Mapping[int, Sequence[Mapping]]], *,
             f"{SMOOTH_FRACTION:.0%} of epochs): the check passes when the deeper network's loss "
             f"is higher by more than {margin:.0%}, fails when it is lower by more than "
             f"{margin:.0%}, and is undecided in between.")
-    checks, measured = [], {}
+    checks, measured, gates = [], {}, []
+    if baselines is not None:
+        rule += " The gate looks at the one-layer network only."
     for name in sorted(histories):
         by_layers = {int(k): v for k, v in histories[name].items()}
+        gate = None
+        if baselines is not None:
+            gate = _gate_check(name.split(" ")[0], {"1 layer": by_layers.get(1, [])}, baselines)
+            gate["check"] = f"{name}: " + gate["check"].split(": ", 1)[1]
+            gates.append(gate)
         finals = {k: final_value(h, "loss") for k, h in sorted(by_layers.items())}
         measured[f"{name} final training loss by layers"] = {str(k): v for k, v in finals.items()}
         deepest = max(by_layers) if by_layers else None
@@ -976,11 +1155,12 @@ def verdict_c7(histories: Mapping[str, Mapping[int, Sequence[Mapping]]], *,
             passed = False
         else:
             passed = None
-        checks.append({"check": f"{name}: training loss {deepest} layers {_fmt(deep)} vs 1 layer "
-                                f"{_fmt(one)} (ratio {_fmt(ratio, '.3f')})", "passed": passed})
+        checks.append(_gated({"check": f"{name}: training loss {deepest} layers {_fmt(deep)} "
+                                       f"vs 1 layer {_fmt(one)} (ratio {_fmt(ratio, '.3f')})",
+                              "passed": passed}, gate))
     if not checks:
         checks.append({"check": "depth runs", "passed": None})
-    return _claim("C7", checks, rule, measured)
+    return _claim("C7", checks, rule, measured, gates if baselines is not None else None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1009,9 +1189,10 @@ def collect(out_dir) -> dict:
     -------
     dict
         ``c1``/``c2`` (``{corpus: {cell: history}}``), ``c3`` (``{"<corpus> <cell>": {hidden:
-        final dev loss}}``), ``c4`` (``{corpus: {"dev"|cell: metrics}}``), ``c5`` (``{corpus:
+        final dev loss}}``), ``c3_train`` (the same runs' histories), ``c4`` (``{corpus: {"dev"|cell: metrics}}``), ``c5`` (``{corpus:
         {"truth"|cell: share}}``), ``c6`` (rows), ``c7`` (``{"<corpus> <cell>": {layers:
-        history}}``), ``band`` and the raw files (``fig1``, ``fig2``, ``fig3``, ``samples``,
+        history}}``), ``band``, ``baselines`` (``{corpus: {split: {"mean", "persistence",
+        "linear"}}}`` from ``baselines.json``, or None) and the raw files (``fig1``, ``fig2``, ``fig3``, ``samples``,
         ``generation_length``, ``depth``, ``reproduction``; ``None`` where missing).
     """
     out = Path(out_dir)
@@ -1030,9 +1211,12 @@ def collect(out_dir) -> dict:
     for r in _runs(raw["fig1"]):
         c1.setdefault(r["corpus"], {})[r["cell"]] = r.get("history") or []
     c3: dict = {}
+    c3_train: dict = {}
     for r in _runs(raw["fig2"]):
         c3.setdefault(f"{r['corpus']} {r['cell']}", {})[int(r["hidden"])] = final_value(
             r.get("history") or [], "dev_loss")
+        c3_train.setdefault(f"{r['corpus']} {r['cell']}", {})[int(r["hidden"])] = (
+            r.get("history") or [])
     c4: dict = {}
     samples = raw["samples"] or {}
     for corpus, dev in (samples.get("dev_audio") or {}).items():
@@ -1053,12 +1237,92 @@ def collect(out_dir) -> dict:
     c7: dict = {}
     for r in _runs(raw["depth"]):
         c7.setdefault(f"{r['corpus']} {r['cell']}", {})[int(r["layers"])] = r.get("history") or []
-    return {"c1": c1, "c2": c1, "c3": c3, "c4": c4, "c5": c5, "c6": c6, "c7": c7, "band": band,
-            **raw}
+    baselines = _read_results(out / BASELINES_JSON, BASELINES_JSON)
+    return {"c1": c1, "c2": c1, "c3": c3, "c3_train": c3_train, "c4": c4, "c5": c5, "c6": c6,
+            "c7": c7, "band": band, "baselines": (baselines or {}).get("corpora"), **raw}
+
+
+def _family_of(cell) -> str | None:
+    return CELL_FAMILIES.get(cell)
+
+
+def _split_cells(mapping: Mapping, family: str, *, keep=("dev", "truth")) -> dict:
+    """``{cell: v}`` → ``{role: v}`` for the family's cells (``keep``: other keys kept)."""
+    out = {}
+    for cell, value in (mapping or {}).items():
+        if cell in keep:
+            out[cell] = value
+        elif _family_of(cell) == family:
+            out[CELL_ROLES[cell]] = value
+    return out
+
+
+def _split_named(mapping: Mapping, family: str) -> dict:
+    """``{"<corpus> <cell>": v}`` → ``{"<corpus> <role>": v}`` for the family's cells."""
+    out = {}
+    for name, value in (mapping or {}).items():
+        corpus, _, cell = name.rpartition(" ")
+        if _family_of(cell) == family:
+            out[f"{corpus} {CELL_ROLES[cell]}"] = value
+    return out
+
+
+def families_in(data: Mapping) -> list[str]:
+    """The cell families that :func:`collect`'s data has runs of, in :data:`FAMILY_ORDER`.
+
+    Parameters
+    ----------
+    data : mapping
+        From :func:`collect`.
+
+    Returns
+    -------
+    list of str
+        :data:`DEFAULT_FAMILIES` when there is no run at all.
+    """
+    cells = set()
+    for key in ("c1", "c4", "c5"):
+        for per_corpus in (data.get(key) or {}).values():
+            cells |= set(per_corpus)
+    for key in ("c3", "c7"):
+        cells |= {name.rpartition(" ")[2] for name in (data.get(key) or {})}
+    cells |= {r.get("cell") for r in data.get("c6") or []}
+    found = {_family_of(c) for c in cells} - {None}
+    return [f for f in FAMILY_ORDER if f in found] or list(DEFAULT_FAMILIES)
+
+
+def family_data(data: Mapping, family: str) -> dict:
+    """:func:`collect`'s data restricted to one family, its cells renamed ``lstm``/``gru``.
+
+    Parameters
+    ----------
+    data : mapping
+        From :func:`collect`.
+    family : str
+        A key of :data:`gruvsynth.defaults.FAMILY_LABELS`.
+
+    Returns
+    -------
+    dict
+        The same keys as ``data``, the rules' inputs holding only the family's runs.
+    """
+    out = dict(data)
+    for key in ("c1", "c2", "c4", "c5"):
+        out[key] = {corpus: _split_cells(v, family) for corpus, v in (data.get(key) or {}).items()}
+        out[key] = {k: v for k, v in out[key].items() if set(v) - {"dev", "truth"}}
+    for key in ("c3", "c3_train", "c7"):
+        out[key] = _split_named(data.get(key) or {}, family)
+    out["c6"] = [{**r, "cell": CELL_ROLES[r["cell"]]} for r in data.get("c6") or []
+                 if _family_of(r.get("cell")) == family]
+    return out
 
 
 def compute_claims(data: Mapping) -> list[dict]:
-    """The seven claim rows from :func:`collect`'s result.
+    """The claim rows from :func:`collect`'s result: each of the seven claims judged for each
+    cell family that was run (:func:`families_in`), separately.
+
+    Loss-based claims (C1, C2, C3, C7) are gated on the baselines (:data:`GATE_RULE`) when the
+    data has them.
 
     Parameters
     ----------
@@ -1068,24 +1332,93 @@ def compute_claims(data: Mapping) -> list[dict]:
     Returns
     -------
     claims : list of dict
-        In the order C1 … C7 (see :func:`verdict_c1` for the keys).
+        In the order C1 … C7, each claim's families in :data:`FAMILY_ORDER` (see
+        :func:`verdict_c1` for the keys), plus ``family`` and ``family_label``.
     """
-    return [
-        verdict_c1(data.get("c1") or {}),
-        verdict_c2(data.get("c2") or {}),
-        verdict_c3(data.get("c3") or {}),
-        verdict_c4(data.get("c4") or {}),
-        verdict_c5(data.get("c5") or {}, band=data.get("band") or (4000.0, 7000.0)),
-        verdict_c6(data.get("c6") or []),
-        verdict_c7(data.get("c7") or {}),
-    ]
+    baselines = data.get("baselines")
+    families = families_in(data)
+    per_family = {f: family_data(data, f) for f in families}
+    rows = []
+    for cid in CLAIM_IDS:
+        for family in families:
+            d = per_family[family]
+            if cid == "C1":
+                row = verdict_c1(d.get("c1") or {}, baselines=baselines)
+            elif cid == "C2":
+                row = verdict_c2(d.get("c2") or {}, baselines=baselines)
+            elif cid == "C3":
+                row = verdict_c3(d.get("c3") or {}, train_series=d.get("c3_train") or {},
+                                 baselines=baselines)
+            elif cid == "C4":
+                row = verdict_c4(d.get("c4") or {})
+            elif cid == "C5":
+                row = verdict_c5(d.get("c5") or {}, band=d.get("band") or (4000.0, 7000.0))
+            elif cid == "C6":
+                row = verdict_c6(d.get("c6") or [])
+            else:
+                row = verdict_c7(d.get("c7") or {}, baselines=baselines)
+            rows.append({**row, "family": family, "family_label": FAMILY_LABELS[family]})
+    return rows
+
+
+def findings(claims: Sequence[Mapping]) -> list[str]:
+    """Sentences for the claims whose verdict differs between cell families.
+
+    Parameters
+    ----------
+    claims : sequence of dict
+        From :func:`compute_claims`.
+
+    Returns
+    -------
+    list of str
+    """
+    out = []
+    for cid in CLAIM_IDS:
+        mine = [c for c in claims if c["id"] == cid]
+        if len({c["verdict"] for c in mine}) > 1:
+            parts = [f"{c['verdict']} with the {c.get('family_label', c.get('family'))}"
+                     for c in mine]
+            out.append(f"{cid} is {' but '.join(parts)}: the family of cells changes the "
+                       "answer.")
+    return out
+
+
+def _mark(passed) -> str:
+    return "✔" if passed is True else "✘" if passed is False else "?"
+
+
+def baselines_markdown(baselines: Mapping | None) -> str:
+    """The trivial predictors' losses per corpus and split, as a Markdown table.
+
+    Parameters
+    ----------
+    baselines : mapping or None
+        ``{corpus: {split: {"mean", "persistence", "linear"}}}``.
+
+    Returns
+    -------
+    str
+        Empty without baselines.
+    """
+    if not baselines:
+        return ""
+    lines = ["| corpus | split | mean predictor | persistence | linear persistence |",
+             "|---|---|---|---|---|"]
+    for corpus in sorted(baselines):
+        for split in ("train", "dev"):
+            b = (baselines[corpus] or {}).get(split) or {}
+            lines.append(f"| {corpus} | {split} | {_fmt(b.get('mean'))} | "
+                         f"{_fmt(b.get('persistence'))} | {_fmt(b.get('linear'))} |")
+    return "\n".join(lines)
 
 
 def _md_cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def claims_markdown(claims: Sequence[Mapping], *, title: str = "Claims of the paper") -> str:
+def claims_markdown(claims: Sequence[Mapping], *, title: str = "Claims of the paper",
+                    baselines: Mapping | None = None) -> str:
     """The claims table as Markdown: one row per claim, then each claim's checks and rule.
 
     Parameters
@@ -1093,6 +1426,8 @@ def claims_markdown(claims: Sequence[Mapping], *, title: str = "Claims of the pa
     claims : sequence of dict
         From :func:`compute_claims`.
     title : str
+    baselines : mapping, optional
+        Shown as a table first (:func:`baselines_markdown`).
 
     Returns
     -------
@@ -1100,16 +1435,30 @@ def claims_markdown(claims: Sequence[Mapping], *, title: str = "Claims of the pa
     """
     lines = [f"# {title}", "",
              "Verdicts are computed from the measured data by the rule beside each claim "
-             "(`gruvsynth report` recomputes them).", "",
-             "| claim | verdict | measured (checks) | rule |", "|---|---|---|---|"]
+             "(`gruvsynth report` recomputes them).", ""]
+    if baselines:
+        lines += ["What trivial predictors get on the same blocks (normalised MSE; a model "
+                  "that does not beat these by the gate's margin has not learned):", "",
+                  baselines_markdown(baselines), ""]
+    lines += [
+             "Each claim is judged separately for each family of cells: the authors' cells "
+             "(Keras 0.1's LSTM and GRU, what produced the paper's numbers) and today's cells "
+             "(Keras 3's).", "",
+             "| claim | cells | verdict | measured (checks) | rule |", "|---|---|---|---|---|"]
     for c in claims:
-        checks = "; ".join(f"{'✔' if k['passed'] is True else '✘' if k['passed'] is False else '?'}"
-                           f" {k['check']}" for k in c["checks"])
-        lines.append(f"| **{c['id']}** {_md_cell(c['claim'])} | **{c['verdict']}** | "
+        checks = "; ".join(f"{_mark(k['passed'])} {k['check']}"
+                           for k in [*c.get("gates", []), *c["checks"]])
+        verdict = c["verdict"] + (f" ({c['reason']})" if c.get("reason") else "")
+        lines.append(f"| **{c['id']}** {_md_cell(c['claim'])} | "
+                     f"{_md_cell(c.get('family_label', ''))} | **{_md_cell(verdict)}** | "
                      f"{_md_cell(checks)} | {_md_cell(c['rule'])} |")
-    lines += ["", "✔ passed, ✘ failed, ? undecided or no data.", ""]
+    lines += ["", "✔ passed, ✘ failed, ? undecided or no data (gates first).", ""]
+    found = findings(claims)
+    if found:
+        lines += ["## Findings", ""] + [f"- {f}" for f in found] + [""]
     for c in claims:
-        lines += [f"## {c['id']}: {c['verdict']}", "", f"*Claim:* {c['claim']}", "",
+        family = f" ({c['family_label']})" if c.get("family_label") else ""
+        lines += [f"## {c['id']}{family}: {c['verdict']}", "", f"*Claim:* {c['claim']}", "",
                   f"*Paper:* \"{c['paper']}\"", "", f"*Rule:* {c['rule']}", "",
                   "*Figures:* " + ", ".join(f"[{f}]({f})" for f in c["figures"]), "",
                   "| measured | value |", "|---|---|"]
@@ -1253,19 +1602,44 @@ def _claims_section(out: Path, claims: Sequence[Mapping]) -> str:
     rows = []
     for c in claims:
         cls = c["verdict"].replace(" ", "-")
-        checks = "".join(
-            f"<li>{'✔' if k['passed'] is True else '✘' if k['passed'] is False else '?'} "
-            f"{_e(k['check'])}</li>" for k in c["checks"])
+        gates = "".join(f"<li class=gate>{_mark(k['passed'])} {_e(k['check'])}</li>"
+                        for k in c.get("gates", []))
+        checks = "".join(f"<li>{_mark(k['passed'])} {_e(k['check'])}</li>" for k in c["checks"])
         figs = ", ".join(_rel_link(out, f, Path(f).stem) for f in c["figures"])
+        reason = f"<br><span class=small>{_e(c['reason'])}</span>" if c.get("reason") else ""
+        family = c.get("family", "")
         rows.append(
-            f'<tr id="{_e(c["id"])}"><td><b>{_e(c["id"])}</b></td><td>{_e(c["claim"])}'
-            f'<br><span class=small>Paper: “{_e(c["paper"])}”</span></td>'
-            f'<td class="verdict {cls}">{_e(c["verdict"])}</td>'
-            f'<td><ul class=checks>{checks}</ul><span class=small>{figs}</span></td>'
+            f'<tr id="{_e(c["id"])}-{_e(family)}"><td><b>{_e(c["id"])}</b></td>'
+            f'<td>{_e(c["claim"])}<br><span class=small>Paper: “{_e(c["paper"])}”</span></td>'
+            f'<td>{_e(c.get("family_label", ""))}</td>'
+            f'<td class="verdict {cls}">{_e(c["verdict"])}{reason}</td>'
+            f'<td><ul class=checks>{gates}{checks}</ul><span class=small>{figs}</span></td>'
             f'<td class=rule>{_e(c["rule"].replace(TALLY_RULE, "").strip())}</td></tr>')
-    return (f"<p>Each verdict is computed from the data by the rule beside it. {_e(TALLY_RULE)}"
-            "</p><table><tr><th></th><th>claim</th><th>verdict</th><th>measured (✔ passed, ✘ "
-            "failed, ? undecided)</th><th>rule (checks)</th></tr>" + "".join(rows) + "</table>")
+    found = "".join(f"<li>{_e(f)}</li>" for f in findings(claims))
+    found = f"<p><b>Findings</b></p><ul>{found}</ul>" if found else ""
+    return (f"<p>Each verdict is computed from the data by the rule beside it. {_e(TALLY_RULE)} "
+            "Each claim is judged separately for the authors' cells (Keras 0.1's LSTM and GRU, "
+            "what produced the paper's numbers) and for today's cells (Keras 3's).</p>"
+            f"{found}<table><tr><th></th><th>claim</th><th>cells</th><th>verdict</th>"
+            "<th>measured (gates first; ✔ passed, ✘ failed, ? undecided)</th>"
+            "<th>rule (checks)</th></tr>" + "".join(rows) + "</table>")
+
+
+def _baselines_section(baselines: Mapping | None) -> str:
+    if not baselines:
+        return ("<p>No <code>baselines.json</code>: the loss-based claims are not gated on "
+                "what a trivial predictor gets.</p>")
+    rows = "".join(
+        f"<tr><td>{_e(corpus)}</td><td>{split}</td>" + "".join(
+            f"<td>{_e(_fmt(((baselines[corpus] or {}).get(split) or {}).get(k)))}</td>"
+            for k in ("mean", "persistence", "linear")) + "</tr>"
+        for corpus in sorted(baselines) for split in ("train", "dev"))
+    return ("<p>What trivial predictors get on exactly the blocks the models' losses use "
+            "(normalised MSE): the training mean, persistence (the next block equals this one) "
+            "and the best per-feature linear persistence. A loss near these means the model "
+            "learned nothing; the figures draw the mean predictor's level.</p><table><tr>"
+            "<th>corpus</th><th>split</th><th>mean predictor</th><th>persistence</th>"
+            f"<th>linear persistence</th></tr>{rows}</table>")
 
 
 def _about_section(out: Path, repro: Mapping | None) -> str:
@@ -1316,6 +1690,12 @@ def _data_links(out: Path) -> str:
     return f"<ul>{items}</ul>"
 
 
+def _by_family(claims: Sequence[Mapping]) -> list[tuple[str, list]]:
+    labels = list(dict.fromkeys(c.get("family_label", "claims") for c in claims))
+    return [(label, [c for c in claims if c.get("family_label", "claims") == label])
+            for label in labels]
+
+
 def render_page(out_dir, claims: Sequence[Mapping], data: Mapping) -> str:
     """The self-contained HTML page of a results folder.
 
@@ -1347,8 +1727,9 @@ def render_page(out_dir, claims: Sequence[Mapping], data: Mapping) -> str:
         figures.append(f'<figure id="{_e(stem)}"><img src="{_e(base)}.png" alt="{_e(caption)}">'
                        f"<figcaption>{_e(caption)} <span class=small>[{extras}]</span>"
                        f"</figcaption></figure>")
-    counts = {v: sum(c["verdict"] == v for c in claims) for v in VERDICTS}
-    summary = ", ".join(f"{n} {v}" for v, n in counts.items())
+    summary = "; ".join(
+        f"{label}: " + ", ".join(f"{sum(c['verdict'] == v for c in mine)} {v}" for v in VERDICTS)
+        for label, mine in _by_family(claims))
     now = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -1365,6 +1746,8 @@ stand-in corpora: <b>wesnoth</b> (orchestral, recorded; for the paper's David Bo
 samples</a> · <a href="#about">Run</a> · <a href="#data">Data files</a></p>
 <h2 id="claims">Claims</h2>
 {_claims_section(out, claims)}
+<h3 id="baselines">Trivial-predictor baselines</h3>
+{_baselines_section(data.get("baselines"))}
 <h2 id="figures">Figures</h2>
 {"".join(figures) or "<p>No figures yet.</p>"}
 <h2 id="samples">Audio samples</h2>
@@ -1415,9 +1798,13 @@ def build_report(out_dir) -> dict:
     claims = compute_claims(data)
     profile = (data.get("reproduction") or {}).get("profile") or out.name
     md = write_text(out / CLAIMS_MD, claims_markdown(
-        claims, title=f"Claims of the paper — profile {profile}"))
+        claims, title=f"Claims of the paper — profile {profile}",
+        baselines=data.get("baselines")))
     js = write_json(out / CLAIMS_JSON, {"profile": profile, "claims": claims,
-                                        "verdicts": list(VERDICTS), "tally_rule": TALLY_RULE})
+                                        "baselines": data.get("baselines") or {},
+                                        "findings": findings(claims),
+                                        "verdicts": list(VERDICTS), "tally_rule": TALLY_RULE,
+                                        "gate_rule": GATE_RULE})
     page = write_text(out / PAGE, render_page(out, claims, data))
     return {"claims": claims, "claims_md": md, "claims_json": js, "page": page}
 

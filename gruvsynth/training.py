@@ -64,6 +64,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gruvsynth.defaults import DEFAULT_RECIPE, RECIPES
 from gruvsynth.errors import (
     CheckpointError,
     CorpusError,
@@ -127,8 +128,9 @@ class TrainConfig:
     Parameters
     ----------
     cell : str, type or keras.layers.Layer
-        Recurrent cell: ``"lstm"`` (paper's choice, ``keras.layers.LSTM``), ``"gru"``,
-        ``"peephole_lstm"``, ``"paper_gru"``, a name registered with
+        Recurrent cell: ``"lstm"`` (``keras.layers.LSTM``), ``"gru"`` (``keras.layers.GRU``),
+        ``"keras01_lstm"``, ``"keras01_gru"`` (the Keras 0.1 cells the authors' code ran),
+        ``"peephole_lstm"``, ``"paper_gru"`` (the paper's equations), a name registered with
         :func:`gruvsynth.models.register_cell`, ``"package>Class"`` (a registered Keras
         name), ``"module:Class"`` (imported), or a cell class or instance
         (see :func:`gruvsynth.models.build_model`).
@@ -159,6 +161,10 @@ class TrainConfig:
         Arithmetic (:func:`gruvsynth.backend.resolve_precision`): ``"auto"`` is float32 (the
         paper's) on a CPU and TF32 matrix products on a GPU; ``"bfloat16"`` is Keras's
         ``mixed_bfloat16`` (float32 weights and optimizer).
+    recipe : {"keras3", "keras01"}
+        Optimizer and initialisation (:data:`gruvsynth.defaults.RECIPES`): ``"keras3"``
+        (default) or ``"keras01"``, what the authors' code ran under Keras 0.1.0 (RMSprop
+        epsilon 1e-6, per-gate initialisation, LSTM forget bias 0).
     """
 
     cell: object = "lstm"
@@ -174,6 +180,7 @@ class TrainConfig:
     keep_checkpoints: int = 3
     backend: str | None = None
     precision: str = "auto"
+    recipe: str = DEFAULT_RECIPE
 
     def __post_init__(self):
         for name in ("hidden", "layers", "epochs", "batch_size", "checkpoint_every",
@@ -200,6 +207,9 @@ class TrainConfig:
         if self.precision not in PRECISIONS:
             raise ParameterError(
                 f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.recipe not in RECIPES:
+            raise ParameterError(
+                f"recipe must be one of {', '.join(RECIPES)}, got {self.recipe!r}")
         if isinstance(self.cell, str) and not self.cell.strip():
             raise ParameterError("cell must not be empty")
 
@@ -856,7 +866,7 @@ def _resolve_run_dir(run_dir, spec, hidden: int) -> Path:
 
 
 #: Options added after runs were first written, with the value an older run had.
-_ADDED_DEFAULTS = {"precision": "auto"}
+_ADDED_DEFAULTS = {"precision": "auto", "recipe": DEFAULT_RECIPE}
 
 
 def _differences(old: dict, new: dict) -> list[str]:
@@ -1284,7 +1294,8 @@ def _train_session(path: Path, record: dict, cfg: TrainConfig, corpus, *, progre
             model = build_model(cell=cell_from_spec(cfg.cell), hidden=cfg.hidden,
                                 features=record["features"], layers=cfg.layers,
                                 input_projection=cfg.input_projection,
-                                learning_rate=float(cfg.learning_rate), seed=int(cfg.seed))
+                                learning_rate=float(cfg.learning_rate), seed=int(cfg.seed),
+                                recipe=record.get("recipe", DEFAULT_RECIPE))
     history = [r for r in _read_history(path) if r["epoch"] <= start]
     if [r["epoch"] for r in history] != list(range(1, start + 1)):
         raise RunError(f"{path / HISTORY_JSON}: the history does not cover epochs 1-{start} of "

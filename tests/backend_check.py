@@ -63,6 +63,8 @@ def main() -> int:
         "paper_gru": test_cells.paper_gru_error(2),
         "paper_gru_no_bias": test_cells.paper_gru_error(2, use_bias=False),
         "keras_gru_mapped": test_cells.keras_gru_mapping_error(3),
+        "keras01_lstm": test_cells.keras01_lstm_error(4),
+        "keras01_gru": test_cells.keras01_gru_error(5),
     }
     for name, error in errors.items():
         assert error <= TOLERANCE, f"{name}: max error {error:.3g} > {TOLERANCE}"
@@ -78,7 +80,8 @@ def main() -> int:
                 expected_num_params=n_params(8, 6),
                 directory=folder,
             )
-        cells = ["lstm", "gru", "peephole_lstm", "paper_gru", test_cells.LeakyCell]
+        cells = ["lstm", "gru", "keras01_lstm", "keras01_gru", "peephole_lstm", "paper_gru",
+                 test_cells.LeakyCell]
         for cell in cells:
             name = cell if isinstance(cell, str) else cell.__name__
             results["models"][name] = model_round_trip(cell, folder)

@@ -20,7 +20,7 @@ SCRIPT = Path(__file__).with_name("backend_check.py")
 BACKENDS = ["tensorflow", "jax", "torch"]
 #: This process's backend is tested in-process; the others each in a subprocess.
 OTHER_BACKENDS = [b for b in BACKENDS if b != keras.backend.backend()]
-CELLS = ["lstm", "gru", "peephole_lstm", "paper_gru"]
+CELLS = ["lstm", "gru", "keras01_lstm", "keras01_gru", "peephole_lstm", "paper_gru"]
 
 
 @pytest.mark.slow

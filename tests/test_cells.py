@@ -10,7 +10,14 @@ import pytest
 from keras import ops
 from layer_checks import run_layer_test
 
-from gruvsynth.cells import PaperGRUCell, PeepholeLSTMCell
+from gruvsynth.cells import (
+    GatewiseGlorotUniform,
+    GatewiseOrthogonal,
+    Keras01GRUCell,
+    Keras01LSTMCell,
+    PaperGRUCell,
+    PeepholeLSTMCell,
+)
 from gruvsynth.errors import ParameterError
 
 INPUT_DIM, UNITS, BATCH, STEPS = 5, 4, 3, 7
@@ -93,6 +100,49 @@ def paper_gru_reference(x, p):
     return np.stack(outputs, axis=1)
 
 
+def theano_hard_sigmoid_np(a, slope=0.2):
+    """Theano's hard sigmoid (slope 0.2); ``slope=1/6`` is Keras 3's, the control."""
+    return np.clip(slope * a + 0.5, 0.0, 1.0)
+
+
+def keras01_lstm_reference(x, p, *, slope=0.2):
+    """Keras 0.1's LSTM step (recurrent.py of Keras 0.1.0), in float64: hard-sigmoid gates,
+    no peepholes, tanh cell input and output."""
+    batch, steps, _ = x.shape
+    h = np.zeros((batch, p["Uc"].shape[0]))
+    c = np.zeros_like(h)
+    hs = lambda a: theano_hard_sigmoid_np(a, slope)  # noqa: E731
+    outputs = []
+    for t in range(steps):
+        xt = x[:, t]
+        i = hs(xt @ p["Wi"] + h @ p["Ui"] + p["bi"])
+        f = hs(xt @ p["Wf"] + h @ p["Uf"] + p["bf"])
+        c = f * c + i * np.tanh(xt @ p["Wc"] + h @ p["Uc"] + p["bc"])
+        o = hs(xt @ p["Wo"] + h @ p["Uo"] + p["bo"])
+        h = o * np.tanh(c)
+        outputs.append(h)
+    return np.stack(outputs, axis=1)
+
+
+def keras01_gru_reference(x, p, *, candidate=None, slope=0.2):
+    """Keras 0.1's GRU step, in float64: z, r hard sigmoids; ``h~ = sigmoid(x Wh + (r h) Uh +
+    bh)`` (the reset gate before the product); ``h' = z h + (1 - z) h~``.  ``candidate=np.tanh``
+    is the control."""
+    batch, steps, _ = x.shape
+    h = np.zeros((batch, p["Uh"].shape[0]))
+    hs = lambda a: theano_hard_sigmoid_np(a, slope)  # noqa: E731
+    act = sigmoid if candidate is None else candidate
+    outputs = []
+    for t in range(steps):
+        xt = x[:, t]
+        z = hs(xt @ p["Wz"] + h @ p["Uz"] + p["bz"])
+        r = hs(xt @ p["Wr"] + h @ p["Ur"] + p["br"])
+        hh = act(xt @ p["Wh"] + (r * h) @ p["Uh"] + p["bh"])
+        h = z * h + (1.0 - z) * hh
+        outputs.append(h)
+    return np.stack(outputs, axis=1)
+
+
 def random_params(rng, names_in, names_rec, names_vec, *, n=INPUT_DIM, u=UNITS, use_bias=True):
     """Random weights: input matrices (n, u), recurrent (u, u), vectors (u,) ("b*" zero w/o bias)."""
     p = {k: 0.6 * rng.standard_normal((n, u)) for k in names_in}
@@ -154,6 +204,36 @@ def paper_gru_error(seed=0, *, use_bias=True):
     return float(np.max(np.abs(_run(layer, x) - expected)))
 
 
+def keras01_lstm_error(seed=0, **variant):
+    """Max |Keras01LSTMCell − numpy Keras 0.1 LSTM| (``variant``: the reference's control)."""
+    rng = np.random.default_rng(seed)
+    gates = ("i", "f", "c", "o")
+    p = random_params(rng, [f"W{g}" for g in gates], [f"U{g}" for g in gates],
+                      [f"b{g}" for g in gates])
+    x = rng.standard_normal((BATCH, STEPS, INPUT_DIM)).astype("float32")
+    cell = Keras01LSTMCell(UNITS)
+    layer = _sequence(cell, x)
+    cell.kernel.assign(np.concatenate([p[f"W{g}"] for g in gates], axis=1))
+    cell.recurrent_kernel.assign(np.concatenate([p[f"U{g}"] for g in gates], axis=1))
+    cell.bias.assign(np.concatenate([p[f"b{g}"] for g in gates]))
+    expected = keras01_lstm_reference(x.astype(np.float64), p, **variant)
+    return float(np.max(np.abs(_run(layer, x) - expected)))
+
+
+def keras01_gru_error(seed=0, **variant):
+    """Max |Keras01GRUCell − numpy Keras 0.1 GRU| (``variant``: the reference's control)."""
+    rng = np.random.default_rng(seed)
+    p = random_params(rng, ["Wz", "Wr", "Wh"], ["Uz", "Ur", "Uh"], ["bz", "br", "bh"])
+    x = rng.standard_normal((BATCH, STEPS, INPUT_DIM)).astype("float32")
+    cell = Keras01GRUCell(UNITS)
+    layer = _sequence(cell, x)
+    cell.kernel.assign(np.concatenate([p["Wz"], p["Wr"], p["Wh"]], axis=1))
+    cell.recurrent_kernel.assign(np.concatenate([p["Uz"], p["Ur"], p["Uh"]], axis=1))
+    cell.bias.assign(np.concatenate([p["bz"], p["br"], p["bh"]]))
+    expected = keras01_gru_reference(x.astype(np.float64), p, **variant)
+    return float(np.max(np.abs(_run(layer, x) - expected)))
+
+
 def keras_gru_mapping_error(seed=0):
     """Max |keras GRU(reset_after=True) − PaperGRUCell| with the weights mapped (z ↔ 1 − z)."""
     rng = np.random.default_rng(seed)
@@ -186,6 +266,8 @@ LAYER_CASES = {
     "gru": (lambda: keras.layers.GRU(6), 3, lambda n, u: 3 * (n * u + u * u) + 6 * u),
     "peephole_lstm": (lambda: PeepholeLSTMCell(6), 6, lambda n, u: 4 * (n * u + u * u + u) + 3 * u),
     "paper_gru": (lambda: PaperGRUCell(6), 3, lambda n, u: 3 * (n * u + u * u + u)),
+    "keras01_lstm": (lambda: Keras01LSTMCell(6), 3, lambda n, u: 4 * (n * u + u * u + u)),
+    "keras01_gru": (lambda: Keras01GRUCell(6), 3, lambda n, u: 3 * (n * u + u * u + u)),
     "user_leaky": (lambda: LeakyCell(6, leak=0.3), 3, lambda n, u: n * u + u * u + u),
 }
 
@@ -223,6 +305,58 @@ def test_keras_gru_differs_from_paper_gru_with_the_same_weights(rng):
     gru.cell.recurrent_kernel.assign(recurrent)
     gru.cell.bias.assign(np.stack([bias, np.zeros_like(bias)]))
     assert np.max(np.abs(_run(gru, x) - _run(paper, x))) > 1e-2
+
+
+def test_keras01_lstm_matches_keras01_equations():
+    assert keras01_lstm_error(4) <= 1e-5
+
+
+def test_keras01_lstm_gates_are_theano_hard_sigmoids():
+    """The comparison can fail: Keras 3's hard sigmoid (slope 1/6) is visibly different."""
+    assert keras01_lstm_error(4, slope=1 / 6) > 1e-3
+
+
+def test_keras01_gru_matches_keras01_equations():
+    assert keras01_gru_error(5) <= 1e-5
+
+
+@pytest.mark.parametrize("variant", [{"candidate": np.tanh}, {"slope": 1 / 6}],
+                         ids=["tanh-candidate", "slope-1/6"])
+def test_keras01_gru_controls_differ(variant):
+    """A tanh candidate (the paper's eq. 4) or Keras 3's gate slope gives other numbers."""
+    assert keras01_gru_error(5, **variant) > 1e-3
+
+
+def test_keras01_gru_state_stays_between_0_and_1(rng):
+    """With a sigmoid candidate, h is a convex mix of values in (0, 1) from h_0 = 0."""
+    x = 3.0 * rng.standard_normal((BATCH, 30, INPUT_DIM)).astype("float32")
+    h = _run(_sequence(Keras01GRUCell(UNITS), x), x)
+    assert h.min() >= 0.0 and h.max() <= 1.0
+    h3 = _run(_sequence(keras.layers.GRUCell(UNITS), x), x)
+    assert h3.min() < 0.0  # today's GRU (tanh candidate) goes negative
+
+
+def test_keras01_weight_layouts():
+    lstm, gru = Keras01LSTMCell(4), Keras01GRUCell(4)
+    lstm.build((None, 3))
+    gru.build((None, 3))
+    assert [tuple(w.shape) for w in lstm.weights] == [(3, 16), (4, 16), (16,)]
+    assert [tuple(w.shape) for w in gru.weights] == [(3, 12), (4, 12), (12,)]
+    assert [w.name for w in gru.weights] == ["kernel", "recurrent_kernel", "bias"]
+    assert not gru.reset_after
+
+
+def test_gatewise_initialisers_draw_each_gate_on_its_own():
+    glorot = keras.ops.convert_to_numpy(GatewiseGlorotUniform(3, seed=1)((50, 3 * 20)))
+    limit = np.sqrt(6 / (50 + 20))  # per gate; Keras 3's whole-matrix limit is sqrt(6 / 110)
+    assert np.abs(glorot).max() <= limit and np.abs(glorot).max() > np.sqrt(6 / 110)
+    assert not np.allclose(glorot[:, :20], glorot[:, 20:40])  # different draws per gate
+    ortho = keras.ops.convert_to_numpy(GatewiseOrthogonal(4, seed=2)((10, 40)))
+    for g in range(4):
+        block = ortho[:, 10 * g: 10 * (g + 1)]
+        np.testing.assert_allclose(block.T @ block, 1.21 * np.eye(10), atol=1e-5)
+    again = keras.ops.convert_to_numpy(GatewiseOrthogonal(4, seed=2)((10, 40)))
+    np.testing.assert_array_equal(ortho, again)
 
 
 @pytest.mark.parametrize("name", list(LAYER_CASES))

@@ -15,6 +15,8 @@ from gruvsynth.commands import evaluate as evaluate_cmd
 from gruvsynth.corpus import prepare_corpus
 from gruvsynth.errors import ParameterError
 from gruvsynth.evaluation import (
+    baseline_losses,
+    best_baseline,
     clipped_share,
     detect_loop,
     dev_pass,
@@ -28,7 +30,9 @@ from gruvsynth.evaluation import (
     novelty,
     rms,
     save_figure3,
+    skill,
     spectral_flatness,
+    split_loss,
 )
 from gruvsynth.features import bin_frequencies, magnitudes, to_features
 
@@ -226,6 +230,70 @@ def test_dev_pass_matches_direct_computation(corpus, tmp_path):
     assert not list(tmp_path.glob(".*tmp*"))
 
 
+# --------------------------------------------------------------------------- baselines
+
+
+@pytest.fixture(scope="module")
+def alternating(tmp_path_factory):
+    """Songs that alternate two fixed random blocks A, B, A, B, ...: in normalised space each
+    feature is +1 or -1 and flips sign every block, so the baselines are known exactly."""
+    root = tmp_path_factory.mktemp("alternating")
+    songs = root / "songs"
+    songs.mkdir()
+    rng = np.random.default_rng(7)
+    a, b = rng.uniform(-0.5, 0.5, 64), rng.uniform(-0.5, 0.5, 64)
+    for i in range(4):
+        write_wav(songs / f"s{i}.wav", np.concatenate([a if k % 2 == 0 else b
+                                                       for k in range(40 + 8 * i)]))
+    c = prepare_corpus(songs, root / "corpus", block=64, clip_blocks=8, dev_fraction=0.25,
+                       progress=False)
+    yield c
+    c.close()
+
+
+def test_baselines_in_closed_form(alternating):
+    """mean predictor: E[y²] = 1; persistence: E[(y - x)²] = E[(2y)²] = 4; linear: a = -1
+    fits exactly, 0.  The imaginary parts of the DC and Nyquist bins are always 0 (std floor,
+    normalised 0) and count as zeros in every mean."""
+    constant = int(np.sum(np.asarray(alternating.std) < 1e-6))
+    assert constant == 2  # imag(DC), imag(Nyquist) of the full FFT
+    share = (alternating.features - constant) / alternating.features
+    got = baseline_losses(alternating)
+    for split in ("train", "dev"):
+        assert got[split]["mean"] == pytest.approx(share, rel=1e-5)
+        assert got[split]["persistence"] == pytest.approx(4 * share, rel=1e-5)
+        assert got[split]["linear"] == pytest.approx(0.0, abs=1e-6)
+    assert got["linear_scale"]["median"] == pytest.approx(-1.0, abs=1e-6)
+    assert best_baseline(got["dev"]) == ("linear", pytest.approx(0.0, abs=1e-6))
+    assert skill(0.5, 1.0) == pytest.approx(0.5) and skill(None, 1.0) is None
+    assert skill(1.2, 1.0) == pytest.approx(-0.2) and skill(1.0, 0.0) is None
+
+
+def test_baselines_equal_a_direct_computation_over_the_clips(corpus):
+    """Exactly the blocks and positions of the model's loss: every clip, every position."""
+    got = baseline_losses(corpus)
+    xt, yt = (np.asarray(v, dtype=np.float64) for v in corpus.clips("train"))
+    xx = (xt * xt).sum(axis=(0, 1))
+    a = np.divide((xt * yt).sum(axis=(0, 1)), xx, out=np.zeros_like(xx), where=xx > 0)
+    for split in ("train", "dev"):
+        x, y = (np.asarray(v, dtype=np.float64) for v in corpus.clips(split))
+        assert got[split]["mean"] == pytest.approx(np.mean(y ** 2), rel=1e-9)
+        assert got[split]["persistence"] == pytest.approx(np.mean((y - x) ** 2), rel=1e-9)
+        assert got[split]["linear"] == pytest.approx(np.mean((y - a * x) ** 2), rel=1e-9)
+    with pytest.raises(ParameterError, match="splits"):
+        baseline_losses(corpus, splits=("test",))
+
+
+def test_split_loss_is_the_models_mse(corpus):
+    from gruvsynth.models import build_model
+
+    model = build_model(hidden=8, features=corpus.features, seed=1)
+    x, y = (np.asarray(v) for v in corpus.clips("train"))
+    p = np.asarray(model.predict(x, verbose=0), dtype=np.float64)
+    assert split_loss(model, corpus, "train", batch_size=3) == pytest.approx(
+        float(np.mean((p - y) ** 2)), rel=1e-5)
+
+
 # --------------------------------------------------------------------------- whole run
 
 
@@ -268,6 +336,13 @@ def test_evaluate_command(run, tmp_path, capsys):
     data = json.loads((out / "evaluation.json").read_text())
     assert data["generated"] is None and data["dev_loss"] > 0
     assert (out / "fig3.npz").is_file()
+    # the model's losses beside the trivial predictors', with the skill against the best
+    assert "persist." in text and "skill" in text
+    for split in ("train", "dev"):
+        assert set(data["baselines"][split]) == {"mean", "persistence", "linear"}
+        best = min(data["baselines"][split].values())
+        loss = data["train_loss"] if split == "train" else data["dev_loss"]
+        assert data["skill"][split] == pytest.approx(1 - loss / best)
     rc = evaluate_cmd.main([str(tmp_path / "nothing"), "--quiet"])
     assert rc == 1
     assert "no such run folder" in capsys.readouterr().err

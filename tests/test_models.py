@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 from keras import ops
 
-from gruvsynth.cells import PaperGRUCell, PeepholeLSTMCell
+from gruvsynth.cells import (
+    GatewiseGlorotUniform,
+    GatewiseOrthogonal,
+    Keras01GRUCell,
+    Keras01LSTMCell,
+    PaperGRUCell,
+    PeepholeLSTMCell,
+)
 from gruvsynth.errors import ParameterError
 from gruvsynth.models import (
     CELLS,
@@ -23,7 +30,7 @@ from gruvsynth.models import (
 )
 
 FEATURES, HIDDEN, STEPS, BATCH = 12, 6, 5, 3
-BUILTIN = ["lstm", "gru", "peephole_lstm", "paper_gru"]
+BUILTIN = ["lstm", "gru", "keras01_lstm", "keras01_gru", "peephole_lstm", "paper_gru"]
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "cells.rst"
 
 
@@ -93,6 +100,8 @@ def test_without_input_projection():
         ("gru", keras.layers.GRU, keras.layers.GRUCell),
         ("peephole_lstm", keras.layers.RNN, PeepholeLSTMCell),
         ("paper_gru", keras.layers.RNN, PaperGRUCell),
+        ("keras01_lstm", keras.layers.RNN, Keras01LSTMCell),
+        ("keras01_gru", keras.layers.RNN, Keras01GRUCell),
     ],
 )
 def test_cell_names(cell, layer_type, cell_type):
@@ -120,6 +129,34 @@ def test_compiled_with_mse_and_rmsprop():
     uncompiled = build_model(hidden=HIDDEN, features=FEATURES, compile=False)
     assert getattr(uncompiled, "optimizer", None) is None
     assert "learning_rate" not in describe(uncompiled)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "keras01_lstm", "keras01_gru"])
+def test_keras01_recipe_sets_the_optimizer_and_initialisers(cell):
+    today = build_model(cell=cell, hidden=HIDDEN, features=FEATURES, seed=0)
+    authors = build_model(cell=cell, hidden=HIDDEN, features=FEATURES, seed=0, recipe="keras01")
+    assert today.optimizer.epsilon == pytest.approx(1e-7)
+    assert authors.optimizer.epsilon == pytest.approx(1e-6)
+    assert authors.optimizer.rho == today.optimizer.rho == pytest.approx(0.9)
+    cell_01 = rnn_layers(authors)[0].cell
+    assert isinstance(cell_01.kernel_initializer, GatewiseGlorotUniform)
+    assert isinstance(cell_01.recurrent_initializer, GatewiseOrthogonal)
+    gates = 4 if "lstm" in cell else 3
+    recurrent = _numpy(cell_01.recurrent_kernel)
+    for g in range(gates):  # each gate's U is its own orthogonal matrix, gain 1.1
+        block = recurrent[:, g * HIDDEN:(g + 1) * HIDDEN]
+        np.testing.assert_allclose(block.T @ block, 1.21 * np.eye(HIDDEN), atol=1e-5)
+    if gates == 4:  # Keras 0.1.0 started the forget bias at 0; Keras 3 and 0.1.2+ at 1
+        bias = _numpy(cell_01.bias)
+        np.testing.assert_array_equal(bias, np.zeros_like(bias))
+        assert _numpy(rnn_layers(today)[0].cell.bias)[HIDDEN:2 * HIDDEN].tolist() == [1.0] * HIDDEN
+
+
+def test_recipe_refusals():
+    with pytest.raises(ParameterError, match="recipe must be one of"):
+        build_model(hidden=HIDDEN, features=FEATURES, recipe="keras2")
+    with pytest.raises(ParameterError, match="initialisers of the cells"):
+        build_model(cell="peephole_lstm", hidden=HIDDEN, features=FEATURES, recipe="keras01")
 
 
 def test_seed_makes_weights_reproducible():
@@ -151,6 +188,8 @@ def test_param_count_at_paper_size():
     assert param_count(cell="paper_gru", input_projection=False) == (
         3 * (d * h + h * h + h) + h * d + d
     )
+    assert param_count(cell="keras01_lstm") == param_count()
+    assert param_count(cell="keras01_gru") == projections + 3 * (2 * h * h + h)
     with pytest.raises(ParameterError, match="built-in"):
         param_count(cell="mine")
 

@@ -220,9 +220,10 @@ def test_every_cell_trains_saves_and_loads_on_every_backend(backend, corpora, tm
         env=ENV, cwd=tmp_path, capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = {r["cell"]: r for r in map(json.loads, proc.stdout.strip().splitlines())}
-    assert set(results) == {"lstm", "gru", "peephole_lstm", "paper_gru"}, proc.stderr[-3000:]
-    classes = {"lstm": "LSTMCell", "gru": "GRUCell", "peephole_lstm": "PeepholeLSTMCell",
+    classes = {"lstm": "LSTMCell", "gru": "GRUCell", "keras01_lstm": "Keras01LSTMCell",
+               "keras01_gru": "Keras01GRUCell", "peephole_lstm": "PeepholeLSTMCell",
                "paper_gru": "PaperGRUCell"}
+    assert set(results) == set(classes), proc.stderr[-3000:]
     for cell, r in results.items():
         assert r["status"] == 0, (cell, proc.stderr[-3000:])
         assert r["keras_backend"] == r["config_backend"] == r["versions_backend"] == backend
@@ -231,3 +232,7 @@ def test_every_cell_trains_saves_and_loads_on_every_backend(backend, corpora, tm
         assert r["final_equals_latest"] and r["epoch2_differs_from_1"]
         assert r["cell_class"] == classes[cell]
         assert r["optimizer_iterations"] == 2  # one batch of 5 clips per epoch
+        # --recipe keras01 (the authors' cells here): Keras 0.1's RMSprop epsilon
+        keras01 = cell.startswith("keras01")
+        assert r["recipe"] == ("keras01" if keras01 else "keras3")
+        assert r["epsilon"] == pytest.approx(1e-6 if keras01 else 1e-7)

@@ -15,7 +15,9 @@ from __future__ import annotations
 import json
 import sys
 
-CELLS = ("lstm", "gru", "peephole_lstm", "paper_gru")
+CELLS = ("lstm", "gru", "keras01_lstm", "keras01_gru", "peephole_lstm", "paper_gru")
+#: The authors' Keras 0.1 cells train with the Keras 0.1 recipe, as the reproduction does.
+RECIPES = {"keras01_lstm": "keras01", "keras01_gru": "keras01"}
 
 
 def main(backend: str, corpus: str, out: str) -> int:
@@ -23,7 +25,8 @@ def main(backend: str, corpus: str, out: str) -> int:
 
     for cell in CELLS:
         argv = [corpus, "-o", f"{out}/{cell}", "--backend", backend, "--cell", cell,
-                "--hidden", "8", "--epochs", "2", "--checkpoint-every", "1", "--quiet"]
+                "--hidden", "8", "--epochs", "2", "--checkpoint-every", "1", "--quiet",
+                "--recipe", RECIPES.get(cell, "keras3")]
         status = train_main(argv)
         if status != 0:
             print(json.dumps({"cell": cell, "status": status}), flush=True)
@@ -48,6 +51,7 @@ def main(backend: str, corpus: str, out: str) -> int:
             "history": run.history, "final_equals_latest": same, "epoch2_differs_from_1": moved,
             "cell_class": type(rnn.cell).__name__ if hasattr(rnn, "cell") else type(rnn).__name__,
             "optimizer_iterations": int(np.asarray(final.optimizer.iterations)),
+            "recipe": run.config["recipe"], "epsilon": float(final.optimizer.epsilon),
         }), flush=True)
     return 0
 

@@ -14,7 +14,10 @@ HELP = "measure a trained run: dev loss, Figure 3 spectra, audio metrics, loops,
 DESCRIPTION = """\
 Evaluate a run folder made by `gruvsynth train`:
 
-  * the dev loss (MSE over every dev clip, as in training);
+  * the model's training and dev loss (MSE over every clip, as in training) beside what
+    trivial predictors get on the same blocks: the training mean, persistence (the next
+    block equals this one) and the best per-feature linear persistence, with
+    skill = 1 - model loss / best baseline (0: no better than a trivial predictor);
   * Figure 3's data: the model predicts the next block of every block of every dev clip; the
     magnitude spectra of the true next blocks and of the predictions, averaged over all dev
     clips at each block position (mean spectrograms) and over time (mean spectra), saved as

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from gruvsynth.backend import PRECISIONS
+from gruvsynth.defaults import DEFAULT_RECIPE, RECIPES
 from gruvsynth.distribute import MODES, DistributeConfig
 from gruvsynth.errors import ParameterError
 from gruvsynth.resident import DEFAULT_STEPS_PER_CALL, FEEDS
@@ -77,7 +78,7 @@ TOML_KEYS = {
     "seed": "seed", "checkpoint_every": "checkpoint_every", "eval_every": "eval_every",
     "keep_checkpoints": "keep_checkpoints", "backend": "backend",
     "input_projection": "input_projection", "no_input_projection": "input_projection",
-    "precision": "precision",
+    "precision": "precision", "recipe": "recipe",
 }
 #: TOML keys that are not training-config fields.
 TOML_OTHER_KEYS = ("corpus", "corpus_dir", "out", "run_dir", "quiet", "feed",
@@ -96,9 +97,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     m = parser.add_argument_group("model")
     m.add_argument(
         "--cell", metavar="NAME",
-        help="recurrent cell: lstm (keras.layers.LSTM), gru (keras.layers.GRU), peephole_lstm "
-             "(the paper's eq. 6-11), paper_gru (eq. 2-5), or module:Class for your own "
-             f"registered cell (default: {DEFAULT_CELL}; paper: lstm and gru)")
+        help="recurrent cell: lstm (keras.layers.LSTM), gru (keras.layers.GRU), keras01_lstm, "
+             "keras01_gru (Keras 0.1's LSTM and GRU, the cells the authors' code ran), "
+             "peephole_lstm (the paper's eq. 6-11), paper_gru (eq. 2-5), or module:Class for "
+             f"your own registered cell (default: {DEFAULT_CELL}; paper: lstm and gru)")
+    m.add_argument(
+        "--recipe", choices=RECIPES,
+        help="optimizer and initialisation: keras3 (Keras 3's RMSprop epsilon 1e-7 and "
+             "initialisers) or keras01 (what the authors' code ran under Keras 0.1.0: RMSprop "
+             "epsilon 1e-6, each gate's weights drawn on their own, orthogonal x1.1, LSTM "
+             f"forget bias 0; for lstm, gru and keras01_*) (default: {DEFAULT_RECIPE})")
     m.add_argument(
         "--hidden", type=int, metavar="N",
         help=f"hidden units of the input projection and recurrent layer(s) "
