@@ -1376,11 +1376,14 @@ def findings(claims: Sequence[Mapping]) -> list[str]:
     out = []
     for cid in CLAIM_IDS:
         mine = [c for c in claims if c["id"] == cid]
-        if len({c["verdict"] for c in mine}) > 1:
-            parts = [f"{c['verdict']} with the {c.get('family_label', c.get('family'))}"
-                     for c in mine]
-            out.append(f"{cid} is {' but '.join(parts)}: the family of cells changes the "
-                       "answer.")
+        if len({c["verdict"] for c in mine}) < 2:
+            continue
+        parts = [f"{c['verdict']}" + (f" ({c['reason']})" if c.get("reason") else "")
+                 + f" for {c.get('family_label', c.get('family'))}" for c in mine]
+        decided = {c["verdict"] for c in mine} - {INCONCLUSIVE}
+        why = ("the family of cells changes the answer" if len(decided) > 1 else
+               "only one family's data decides it")
+        out.append(f"{cid} is {'; '.join(parts)}: {why}.")
     return out
 
 
