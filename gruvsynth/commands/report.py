@@ -56,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
     quiet = getattr(args, "verbosity", 0) < 0
     if not quiet:
         for c in built["claims"]:
-            print(f"{c['id']}  {c['verdict']:15} {c['claim']}")
+            why = f" ({c['reason']})" if c.get("reason") else ""
+            print(f"{c['id']}  {c.get('family_label', ''):27} {c['verdict'] + why:42} "
+                  f"{c['claim']}")
         print(f"wrote {built['claims_md']}, {built['claims_json']}, {built['page']}")
     if not args.check:
         return 0
