@@ -17,6 +17,9 @@ and writes everything about the run into one folder:
 ``checkpoints/epoch-NNNNNN.keras`` and ``checkpoints/state.json``
     Model and optimizer state every ``checkpoint_every`` epochs and at the last epoch (the
     newest ``keep_checkpoints`` are kept); ``state.json`` names the last one.
+``checkpoints/best.keras``
+    The model (and optimizer) of the epoch with the lowest dev loss so far (``keep_best``);
+    ``state.json``'s ``best`` says which epoch and dev loss.  ``which="best"`` loads it.
 ``model.keras``
     The final model (model + optimizer state), written when training reaches ``epochs``.
 
@@ -99,6 +102,8 @@ CHECKPOINT_DIR = "checkpoints"
 STATE_NAME = "state.json"
 FINAL_NAME = "model.keras"
 LOCK_NAME = ".lock"
+#: The checkpoint of the epoch with the lowest dev loss, in ``checkpoints/``.
+BEST_NAME = "best.keras"
 #: Member added to every checkpoint's zip file: which run and epoch it belongs to.
 STAMP_NAME = "gruvsynth-checkpoint.json"
 RUN_FORMAT = "gruvsynth-run"
@@ -106,7 +111,7 @@ RUN_FORMAT_VERSION = 1
 
 #: Config keys that may differ when a run folder is trained again: they change how long it
 #: trains, how many checkpoints are kept, and which backend computes, not what is trained.
-RESUMABLE_KEYS = ("epochs", "keep_checkpoints", "backend")
+RESUMABLE_KEYS = ("epochs", "keep_checkpoints", "backend", "keep_best")
 #: Keys of ``config.json`` that describe the corpus and must match on resume.
 CORPUS_KEYS = ("corpus_hash", "features", "representation", "block", "clip_blocks")
 
@@ -153,6 +158,10 @@ class TrainConfig:
         size a checkpoint (weights + RMSprop state) is about 1 GB.
     eval_every : int
         Compute the dev loss every this many epochs.
+    keep_best : bool
+        Keep the checkpoint of the epoch with the lowest dev loss (``checkpoints/best.keras``),
+        written whenever the dev loss improves (users of the original code saw the dev loss
+        rise through training).
     keep_checkpoints : int
         How many of the newest checkpoints to keep (0 keeps all).
     backend : {"tensorflow", "jax", "torch"} or None
@@ -178,6 +187,7 @@ class TrainConfig:
     checkpoint_every: int = 10
     eval_every: int = 1
     keep_checkpoints: int = 3
+    keep_best: bool = True
     backend: str | None = None
     precision: str = "auto"
     recipe: str = DEFAULT_RECIPE
@@ -193,6 +203,8 @@ class TrainConfig:
         if (isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr)
                 or lr <= 0):
             raise ParameterError(f"learning_rate must be a positive number, got {lr!r}")
+        if not isinstance(self.keep_best, bool):
+            raise ParameterError(f"keep_best must be true or false, got {self.keep_best!r}")
         if not isinstance(self.input_projection, bool):
             raise ParameterError(
                 f"input_projection must be true or false, got {self.input_projection!r}")
@@ -742,6 +754,13 @@ class Run:
                     f"{path}: no final model yet (training has not finished); "
                     "use which='latest' for the last checkpoint")
             return path
+        if isinstance(which, str) and which == "best":
+            best = _read_best(self.path)
+            if best is None:
+                raise CheckpointError(
+                    f"{self.path}: no best checkpoint (no dev loss was measured, or the run "
+                    "was trained with keep_best off)")
+            return self.path / CHECKPOINT_DIR / BEST_NAME
         if isinstance(which, str) and which == "latest":
             final = self.path / FINAL_NAME
             final_epoch = self.state.get("final_epoch") if final.exists() else None
@@ -761,9 +780,10 @@ class Run:
 
         Parameters
         ----------
-        which : {"final", "latest"} or path
+        which : {"final", "latest", "best"} or path
             ``"final"``: ``model.keras``; ``"latest"``: the newest checkpoint, or the final
-            model when it is at least as new; a path (absolute, or relative to the run folder).
+            model when it is at least as new; ``"best"``: the epoch with the lowest dev loss
+            (:attr:`best`); a path (absolute, or relative to the run folder).
 
         Returns
         -------
@@ -776,6 +796,11 @@ class Run:
         """
         return load_model_file(self.model_path(which), cell=self.config.get("cell"))
 
+    @property
+    def best(self) -> dict | None:
+        """The best checkpoint's ``{"epoch", "dev_loss", "checkpoint"}``, or None."""
+        return _read_best(self.path)
+
     def summary(self) -> dict:
         """Figures of the run so far.
 
@@ -783,7 +808,8 @@ class Run:
         -------
         dict
             ``epochs`` (completed), ``target_epochs``, ``final_loss``, ``best_dev_loss`` and
-            ``best_dev_epoch`` (``None`` without dev losses), ``mean_seconds`` per epoch.
+            ``best_dev_epoch`` (``None`` without dev losses), ``best_checkpoint_epoch`` (the
+            epoch of ``checkpoints/best.keras``, or ``None``), ``mean_seconds`` per epoch.
         """
         h = self.history
         dev = [(r["dev_loss"], r["epoch"]) for r in h if math.isfinite(r["dev_loss"])]
@@ -795,6 +821,7 @@ class Run:
             "final_loss": h[-1]["loss"] if h else None,
             "best_dev_loss": best[0],
             "best_dev_epoch": best[1],
+            "best_checkpoint_epoch": (self.best or {}).get("epoch"),
             "mean_seconds": float(np.mean(secs)) if secs else None,
         }
 
@@ -894,6 +921,7 @@ def _prepare_folder(run_dir: Path, resolved: dict) -> dict:
         record = dict(old)
         record["epochs"] = int(resolved["epochs"])
         record["keep_checkpoints"] = resolved["keep_checkpoints"]
+        record["keep_best"] = resolved.get("keep_best", True)
         if old.get("backend") != resolved["backend"]:
             log.warning("%s: resuming on the %s backend (the run started on %s); its numbers "
                         "will not match an uninterrupted run bit for bit",
@@ -1038,11 +1066,13 @@ def _nonfinite_data(corpus, split: str, index: np.ndarray) -> str | None:
             "infinite features")
 
 
-def _save_checkpoint(model, run_dir: Path, epoch: int, stamp: dict) -> Path:
-    """Write ``checkpoints/epoch-NNNNNN.keras`` atomically, with a stamp naming run and epoch."""
+def _save_checkpoint(model, run_dir: Path, epoch: int, stamp: dict, *,
+                     name: str | None = None) -> Path:
+    """Write ``checkpoints/epoch-NNNNNN.keras`` (or ``name``) atomically, with a stamp naming
+    run and epoch."""
     folder = run_dir / CHECKPOINT_DIR
     folder.mkdir(exist_ok=True)
-    path = folder / _checkpoint_name(epoch)
+    path = folder / (name or _checkpoint_name(epoch))
     tmp = _tmp_path(path, ".keras")  # Keras insists on the .keras extension
     try:
         model.save(tmp)
@@ -1330,6 +1360,7 @@ def _train_session(path: Path, record: dict, cfg: TrainConfig, corpus, *, progre
     log.info("%s: precision %s, %s feed", path, precision, chosen_feed)
     n_batches = math.ceil(n_train / cfg.batch_size)
     last_ckpt, last_ckpt_epoch = ckpt, (start if ckpt is not None else None)
+    best = _read_best(path)
     t_start = time.perf_counter()
     bar = _progress(epochs, start, path.name, progress)
     try:
@@ -1366,6 +1397,11 @@ def _train_session(path: Path, record: dict, cfg: TrainConfig, corpus, *, progre
             history.append({"epoch": epoch, "loss": loss, "dev_loss": dev,
                             "seconds": time.perf_counter() - t0})
             _write_history(path, history)
+            if (record.get("keep_best", True) and math.isfinite(dev)
+                    and (best is None or dev < best["dev_loss"]) and steps.weights_finite()):
+                _save_checkpoint(model, path, epoch, stamp, name=BEST_NAME)
+                best = {"epoch": int(epoch), "dev_loss": float(dev), "checkpoint": BEST_NAME}
+                _write_best(path, best)
             if epoch % cfg.checkpoint_every == 0 or epoch == epochs:
                 if not steps.weights_finite():
                     raise TrainingDivergedError(
@@ -1408,15 +1444,42 @@ def _progress_batches(n_batches: int, epoch: int, enabled: bool):
         bar.close()
 
 
-def _write_state(path: Path, epoch: int, checkpoint: Path, *, final_epoch: int | None = None):
+def _read_state(path: Path) -> dict:
     state_path = path / CHECKPOINT_DIR / STATE_NAME
-    old = {}
     if state_path.exists():
         with contextlib.suppress(OSError, ValueError):
-            old = json.loads(state_path.read_text(encoding="utf-8"))
+            state = json.loads(state_path.read_text(encoding="utf-8"))
+            if isinstance(state, dict):
+                return state
+    return {}
+
+
+def _write_state(path: Path, epoch: int, checkpoint: Path, *, final_epoch: int | None = None):
+    old = _read_state(path)
     state = {"epoch": int(epoch), "checkpoint": checkpoint.name,
              "final_epoch": final_epoch if final_epoch is not None else old.get("final_epoch")}
-    _atomic_write_text(state_path, _json_text(state))
+    if old.get("best"):
+        state["best"] = old["best"]
+    _atomic_write_text(path / CHECKPOINT_DIR / STATE_NAME, _json_text(state))
+
+
+def _read_best(path: Path) -> dict | None:
+    """The run's best checkpoint record, if its file is there.
+
+    After an interruption the best may come from an epoch that is trained again; it stays
+    (its dev loss was measured), and a later epoch replaces it only with a lower dev loss.
+    """
+    best = _read_state(path).get("best")
+    if (isinstance(best, dict) and (path / CHECKPOINT_DIR / BEST_NAME).exists()
+            and isinstance(best.get("dev_loss"), (int, float))):
+        return best
+    return None
+
+
+def _write_best(path: Path, best: dict) -> None:
+    state = _read_state(path)
+    state["best"] = best
+    _atomic_write_text(path / CHECKPOINT_DIR / STATE_NAME, _json_text(state))
 
 
 def resume(run_dir, *, epochs: int | None = None, backend: str | None = None,

@@ -190,6 +190,38 @@ def test_interrupted_run_resumes_exactly(corpora, tmp_path, monkeypatch):
     np.testing.assert_allclose(losses(resumed, "dev_loss"), losses(ref, "dev_loss"), rtol=1e-6)
     assert len(resumed.versions["sessions"]) == 2
     assert resumed.versions["sessions"][1]["start_epoch"] == 3
+    # the best checkpoint survives the interruption: same epoch and dev loss as uninterrupted
+    assert resumed.best["epoch"] == ref.best["epoch"]
+    assert resumed.best["dev_loss"] == pytest.approx(ref.best["dev_loss"], rel=1e-6)
+
+
+@pytest.mark.slow
+def test_the_best_checkpoint_is_the_epoch_with_the_lowest_dev_loss(corpora, tmp_path):
+    """mini: one song to train, another tone to judge; at this rate the dev loss wanders."""
+    from gruvsynth.evaluation import split_loss
+
+    run = train(corpora["mini"], tmp_path / "run", hidden=8, epochs=11, batch_size=5,
+                learning_rate=0.01, checkpoint_every=4, progress=False)
+    dev = losses(run, "dev_loss")
+    best = run.best
+    assert best["epoch"] == int(np.argmin(dev)) + 1
+    assert best["dev_loss"] == pytest.approx(dev.min(), rel=1e-6)
+    assert run.summary()["best_checkpoint_epoch"] == best["epoch"]
+    assert run.model_path("best") == tmp_path / "run" / "checkpoints" / "best.keras"
+    model = run.load_model("best")
+    with run.corpus as corpus:
+        assert split_loss(model, corpus, "dev") == pytest.approx(best["dev_loss"], rel=1e-4)
+        if best["epoch"] != 11:  # the dev loss rose after its lowest point
+            final = split_loss(run.load_model("final"), corpus, "dev")
+            assert final > best["dev_loss"]
+    # not a periodic checkpoint: never pruned, never resumed from
+    assert all(p.name.startswith("epoch-") for p in run.checkpoints())
+    # without keep_best there is none, and asking for it is a clear error
+    off = train(corpora["mini"], tmp_path / "off", hidden=8, epochs=2, batch_size=5,
+                keep_best=False, progress=False)
+    assert off.best is None and not (tmp_path / "off" / "checkpoints" / "best.keras").exists()
+    with pytest.raises(CheckpointError, match="no best checkpoint"):
+        off.load_model("best")
 
 
 @pytest.mark.slow

@@ -57,8 +57,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-dir", type=Path, metavar="DIR", default=None,
                         help="folder for fig3.npz and evaluation.json "
                         "(default: RUN_DIR/evaluation)")
-    parser.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, metavar="final|latest|PATH",
-                        help=f"the model to evaluate (default: {DEFAULT_CHECKPOINT})")
+    parser.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT,
+                        metavar="final|latest|best|PATH",
+                        help="the model to evaluate: the final model, the latest checkpoint, "
+                        "the epoch with the lowest dev loss, or a model file "
+                        f"(default: {DEFAULT_CHECKPOINT})")
     parser.add_argument("--n-seeds", type=argtypes.positive_int, default=DEFAULT_N_SEEDS, metavar="K",
                         help=f"generated samples to measure (default: {DEFAULT_N_SEEDS})")
     parser.add_argument("--seed", type=argtypes.count, default=DEFAULT_SEED, metavar="N",

@@ -114,9 +114,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="stateful: O(n), carries the recurrent state; faithful: O(n^2), "
                    f"re-feeds the whole sequence as the authors' code (default: "
                    f"{DEFAULT_METHOD})")
-    m.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, metavar="final|latest|PATH",
-                   help="the model: the final model.keras, the latest checkpoint, or a model "
-                   f"file (default: {DEFAULT_CHECKPOINT})")
+    m.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, metavar="final|latest|best|PATH",
+                   help="the model: the final model.keras, the latest checkpoint, the epoch "
+                   "with the lowest dev loss (checkpoints/best.keras), or a model file "
+                   f"(default: {DEFAULT_CHECKPOINT})")
     m.add_argument("--backend", choices=("tensorflow", "jax", "torch"), default=None,
                    help="Keras backend (default: $KERAS_BACKEND if set, else tensorflow)")
     argtypes.add_cell_module_argument(m)

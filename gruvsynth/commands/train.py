@@ -79,6 +79,7 @@ TOML_KEYS = {
     "keep_checkpoints": "keep_checkpoints", "backend": "backend",
     "input_projection": "input_projection", "no_input_projection": "input_projection",
     "precision": "precision", "recipe": "recipe",
+    "keep_best": "keep_best", "no_keep_best": "keep_best",
 }
 #: TOML keys that are not training-config fields.
 TOML_OTHER_KEYS = ("corpus", "corpus_dir", "out", "run_dir", "quiet", "feed",
@@ -165,6 +166,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--keep-checkpoints", type=int, metavar="N",
         help=f"keep the newest N checkpoints, 0 keeps all "
              f"(default: {DEFAULT_KEEP_CHECKPOINTS})")
+    c.add_argument(
+        "--no-keep-best", dest="keep_best", action="store_const", const=False, default=None,
+        help="do not keep checkpoints/best.keras, the epoch with the lowest dev loss "
+             "(default: kept, rewritten whenever the dev loss improves; about 1 GB at the "
+             "paper's size)"),
     d = parser.add_argument_group(
         "several devices and machines",
         "data-parallel training on Keras's own engines: keras.distribution.DataParallel "
@@ -242,9 +248,9 @@ def read_config_file(path: str | Path) -> tuple[dict, dict]:
     fields, other, unknown = {}, {}, []
     for key, value in data.items():
         if key in TOML_KEYS:
-            if key == "no_input_projection":
+            if key in ("no_input_projection", "no_keep_best"):
                 if not isinstance(value, bool):
-                    raise ParameterError(f"{path}: no_input_projection must be true or false")
+                    raise ParameterError(f"{path}: {key} must be true or false")
                 value = not value
             fields[TOML_KEYS[key]] = value
         elif key in TOML_OTHER_KEYS:
