@@ -139,15 +139,28 @@ class Paths:
         """The prepared corpus folder of ``name``."""
         return self.data / name
 
-    def run(self, corpus: str, cell: str, hidden: int, layers: int, epochs: int) -> Path:
+    def run(self, corpus: str, cell: str, hidden: int, layers: int, epochs: int,
+            seed: int = 0) -> Path:
         """The run folder of one training configuration (shared by every script that needs it:
-        the same corpus, cell, hidden size, depth and epochs is trained once)."""
-        return self.runs / run_name(corpus, cell, hidden, layers, epochs)
+        the same corpus, cell, hidden size, depth, epochs and seed is trained once)."""
+        return self.runs / run_name(corpus, cell, hidden, layers, epochs, seed)
 
 
-def run_name(corpus: str, cell: str, hidden: int, layers: int, epochs: int) -> str:
-    """``<corpus>-<cell>-h<hidden>-l<layers>-e<epochs>``."""
-    return f"{corpus}-{cell}-h{int(hidden)}-l{int(layers)}-e{int(epochs)}"
+def run_name(corpus: str, cell: str, hidden: int, layers: int, epochs: int,
+             seed: int = 0) -> str:
+    """``<corpus>-<cell>-h<hidden>-l<layers>-e<epochs>``, and ``-s<seed>`` for seeds but 0."""
+    name = f"{corpus}-{cell}-h{int(hidden)}-l{int(layers)}-e{int(epochs)}"
+    return name if int(seed) == 0 else f"{name}-s{int(seed)}"
+
+
+def replicate_seeds(settings: dict, section: str) -> list[int]:
+    """The training seeds of a section's replicates: ``[train] seed`` plus 0, 1, ...
+    ``[section] seeds - 1`` (``seeds`` defaults to 1)."""
+    base = int(settings["train"].get("seed", 0))
+    count = int(settings[section].get("seeds", 1))
+    if count < 1:
+        raise ProfileError(f"[{section}] seeds must be at least 1, got {count}")
+    return [base + k for k in range(count)]
 
 
 def add_arguments(parser: argparse.ArgumentParser, *, auto: bool = False) -> None:
@@ -237,7 +250,7 @@ def prepare_corpora(settings: dict, paths: Paths, *, progress: bool = True) -> l
 
 
 def trained_run(settings: dict, paths: Paths, corpus: str, cell: str, *, hidden: int,
-                epochs: int, layers: int = 1, progress: bool = True):
+                epochs: int, layers: int = 1, seed: int | None = None, progress: bool = True):
     """The run of one configuration: opened if finished, else trained (or resumed).
 
     Training settings other than those given come from the profile's ``[train]`` section.
@@ -250,10 +263,11 @@ def trained_run(settings: dict, paths: Paths, corpus: str, cell: str, *, hidden:
 
     if not (paths.corpus(corpus) / "manifest.json").exists():
         prepare_corpora(settings, paths, progress=progress)
-    folder = paths.run(corpus, cell, hidden, layers, epochs)
+    seed = int(settings["train"].get("seed", 0)) if seed is None else int(seed)
+    folder = paths.run(corpus, cell, hidden, layers, epochs, seed)
     config = TrainConfig().replace(**settings["train"]).replace(
         cell=cell, hidden=int(hidden), layers=int(layers), epochs=int(epochs),
-        recipe=recipe_for(cell, settings))
+        recipe=recipe_for(cell, settings), seed=seed)
     if (folder / "config.json").exists():
         run = open_run(folder)
         from gruvsynth.corpus import open_corpus
@@ -330,6 +344,14 @@ def baselines(settings: dict, paths: Paths, corpora=None) -> dict:
     return {name: known[name] for name in names}
 
 
+def group_replicates(records: list[dict], *keys: str) -> dict[tuple, list[dict]]:
+    """Records grouped by ``keys`` (the configuration), each group's replicates in seed order."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in sorted(records, key=lambda r: r.get("seed", 0)):
+        groups.setdefault(tuple(r[k] for k in keys), []).append(r)
+    return groups
+
+
 def draw_baselines(ax, baselines_of_corpus: dict | None, *, dev: bool = True,
                    train: bool = True) -> None:
     """The mean predictor's training and dev loss of one corpus as horizontal lines."""
@@ -354,7 +376,7 @@ def history_record(run, corpus: str, cell: str, out: Path) -> dict:
     cfg = run.config
     return {"corpus": corpus, "cell": cell, "hidden": int(cfg["hidden"]),
             "layers": int(cfg["layers"]), "epochs": int(cfg["epochs"]),
-            "run": rel(run.path, out),
+            "seed": int(cfg.get("seed", 0)), "run": rel(run.path, out),
             "history": [{"epoch": r["epoch"], "loss": r["loss"], "dev_loss": r["dev_loss"],
                          "seconds": r["seconds"]} for r in run.history]}
 

@@ -40,15 +40,16 @@ def plot(records: list[dict], *, corpora: list[str], cells: list[str], title: st
             ax = axes[i, j]
             mine = sorted((r for r in records if r["corpus"] == corpus and r["cell"] == cell),
                           key=lambda r: r["layers"])
-            for k, r in enumerate(mine):
-                plots.plot_loss_curves(r["history"], ax=ax, label=f"{r['layers']} layer"
-                                       + ("s" if r["layers"] > 1 else ""),
-                                       color=LAYER_COLORS[k % len(LAYER_COLORS)])
+            by_depth = common.group_replicates(mine, "layers")
+            for k, ((layers,), reps) in enumerate(sorted(by_depth.items())):
+                plots.plot_loss_band([r["history"] for r in reps], ax=ax,
+                                     label=f"{layers} layer" + ("s" if layers > 1 else ""),
+                                     color=LAYER_COLORS[k % len(LAYER_COLORS)])
             common.draw_baselines(ax, (baselines or {}).get(corpus))
             hidden = sorted({r["hidden"] for r in mine})
             ax.set_title(f"{corpus}: {plots.cell_label(cell)}, hidden "
                          f"{', '.join(map(str, hidden))}, "
-                         f"{', '.join(str(r['layers']) for r in mine)} layers",
+                         f"{', '.join(str(n) for (n,) in sorted(by_depth))} layers",
                          fontsize="medium")
             ax.legend(fontsize="x-small")
     fig.suptitle(title)
@@ -68,12 +69,15 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
     d = settings["depth"]
     records = []
     baselines = common.baselines(settings, paths, d["corpora"])
+    seeds = common.replicate_seeds(settings, "depth")
     for corpus in d["corpora"]:
         for cell in d["cells"]:
             for layers in sorted(d["layers"]):
-                run_ = common.trained_run(settings, paths, corpus, cell, hidden=d["hidden"],
-                                          epochs=d["epochs"], layers=layers, progress=progress)
-                records.append(common.history_record(run_, corpus, cell, paths.out))
+                for seed in seeds:
+                    run_ = common.trained_run(settings, paths, corpus, cell,
+                                              hidden=d["hidden"], epochs=d["epochs"],
+                                              layers=layers, seed=seed, progress=progress)
+                    records.append(common.history_record(run_, corpus, cell, paths.out))
     base = paths.out / report.FIGURES_DIR / report.DEPTH
     profile = settings["profile"]["name"]
     fig = plot(records, corpora=list(d["corpora"]), cells=list(d["cells"]), baselines=baselines,
@@ -83,7 +87,8 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
     report.write_csv(base.with_suffix(".csv"), records_csv(records), FIELDS)
     report.write_json(base.with_suffix(".json"), {
         "figure": report.DEPTH, "profile": profile, "layers": sorted(d["layers"]),
-        "hidden": d["hidden"], "epochs": d["epochs"], "runs": records, "baselines": baselines})
+        "hidden": d["hidden"], "epochs": d["epochs"], "seeds": seeds, "runs": records,
+        "baselines": baselines})
     stage.mark(time.perf_counter() - t0)
     common.say(f"[{STAGE}] wrote {base}.png")
     return {"records": records}

@@ -22,13 +22,14 @@ if __package__ in (None, ""):
 from experiments import common  # noqa: E402
 
 STAGE = "fig1_loss_curves"
-FIELDS = ("corpus", "cell", "hidden", "layers", "epoch", "loss", "dev_loss", "seconds", "run")
+FIELDS = ("corpus", "cell", "hidden", "layers", "seed", "epoch", "loss", "dev_loss", "seconds",
+          "run")
 STAND_IN = {"wesnoth": "for David Bowie", "warzone2100": "for Madeon"}
 
 
 def records_csv(records: list[dict]) -> list[dict]:
     """One row per run and epoch, for the CSV beside a loss figure."""
-    return [{**{k: r[k] for k in ("corpus", "cell", "hidden", "layers", "run")}, **h}
+    return [{**{k: r.get(k) for k in ("corpus", "cell", "hidden", "layers", "seed", "run")}, **h}
             for r in records for h in r["history"]]
 
 
@@ -55,9 +56,10 @@ def plot(records: list[dict], *, corpora: list[str], title: str,
         for ax, corpus in zip(axes[i], corpora, strict=True):
             mine = [r for r in records if r["corpus"] == corpus
                     and CELL_FAMILIES.get(r["cell"], "other") == family]
-            for r in mine:
-                plots.plot_loss_curves(r["history"], ax=ax, label=plots.cell_label(r["cell"]),
-                                       color=plots.CELL_COLORS.get(r["cell"]))
+            for (cell,), reps in common.group_replicates(mine, "cell").items():
+                plots.plot_loss_band([r["history"] for r in reps], ax=ax,
+                                     label=plots.cell_label(cell),
+                                     color=plots.CELL_COLORS.get(cell))
             common.draw_baselines(ax, (baselines or {}).get(corpus))
             hidden = sorted({r["hidden"] for r in mine})
             ax.set_title(f"{corpus} ({STAND_IN.get(corpus, 'corpus')}): "
@@ -82,21 +84,25 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
     corpora = list(settings["corpus"]["names"])
     records = []
     baselines = common.baselines(settings, paths, corpora)
+    seeds = common.replicate_seeds(settings, "fig1")
     for corpus in corpora:
         for cell in s["cells"]:
-            run_ = common.trained_run(settings, paths, corpus, cell, hidden=s["hidden"],
-                                      epochs=s["epochs"], progress=progress)
-            records.append(common.history_record(run_, corpus, cell, paths.out))
+            for seed in seeds:
+                run_ = common.trained_run(settings, paths, corpus, cell, hidden=s["hidden"],
+                                          epochs=s["epochs"], seed=seed, progress=progress)
+                records.append(common.history_record(run_, corpus, cell, paths.out))
     base = paths.out / report.FIGURES_DIR / report.FIG1
     profile = settings["profile"]["name"]
     fig = plot(records, corpora=corpora, baselines=baselines,
                title=f"Figure 1 — GRU vs LSTM loss per epoch, hidden {s['hidden']}, "
-                     f"{s['epochs']} epochs (profile {profile}); dotted: the mean predictor")
+                     f"{s['epochs']} epochs, mean and min–max of {len(seeds)} seed(s) "
+                     f"(profile {profile}); dotted: the mean predictor")
     plots.save_figure(fig, base)
     report.write_csv(base.with_suffix(".csv"), records_csv(records), FIELDS)
     report.write_json(base.with_suffix(".json"), {
         "figure": report.FIG1, "profile": profile, "hidden": s["hidden"],
-        "epochs": s["epochs"], "cells": s["cells"], "corpora": corpora, "runs": records,
+        "epochs": s["epochs"], "cells": s["cells"], "corpora": corpora, "seeds": seeds,
+        "runs": records,
         "baselines": baselines})
     stage.mark(time.perf_counter() - t0)
     common.say(f"[{STAGE}] wrote {base}.png")

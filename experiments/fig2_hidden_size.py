@@ -23,7 +23,7 @@ if __package__ in (None, ""):
 from experiments import common  # noqa: E402
 
 STAGE = "fig2_hidden_size"
-FIELDS = ("corpus", "cell", "hidden", "epochs", "final_dev_loss", "best_dev_loss",
+FIELDS = ("corpus", "cell", "hidden", "epochs", "seed", "final_dev_loss", "best_dev_loss",
           "best_dev_epoch", "final_loss", "run")
 
 
@@ -37,7 +37,8 @@ def summary_rows(records: list[dict]) -> list[dict]:
                if h["dev_loss"] is not None and h["dev_loss"] == h["dev_loss"]]
         best = min(dev) if dev else (None, None)
         rows.append({"corpus": r["corpus"], "cell": r["cell"], "hidden": r["hidden"],
-                     "epochs": r["epochs"], "final_dev_loss": final_value(r["history"], "dev_loss"),
+                     "epochs": r["epochs"], "seed": r.get("seed", 0),
+                     "final_dev_loss": final_value(r["history"], "dev_loss"),
                      "best_dev_loss": best[0], "best_dev_epoch": best[1],
                      "final_loss": final_value(r["history"], "loss"), "run": r["run"]})
     return rows
@@ -46,7 +47,9 @@ def summary_rows(records: list[dict]) -> list[dict]:
 def plot(rows: list[dict], *, corpora: list[str], cells: list[str], title: str,
          baselines: dict | None = None):
     """One panel per corpus: final (solid) and best (dotted) dev loss against hidden size,
-    with the corpus's mean-predictor dev loss."""
+    with the corpus's mean-predictor dev loss; the band is the replicates' min–max."""
+    import numpy as np
+
     from gruvsynth import plots
 
     fig, axes = plots.new_figure(1, len(corpora), width=6.0 * len(corpora), height=4.6,
@@ -57,10 +60,19 @@ def plot(rows: list[dict], *, corpora: list[str], cells: list[str], title: str,
             if not mine:
                 continue
             color = plots.CELL_COLORS.get(cell)
-            hidden = [r["hidden"] for r in mine]
-            plots.plot_hidden_sizes(hidden, [r["final_dev_loss"] for r in mine], ax=ax,
-                                    color=color, label=f"{plots.cell_label(cell)} final dev")
-            plots.plot_hidden_sizes(hidden, [r["best_dev_loss"] for r in mine], ax=ax,
+            by_size = common.group_replicates(mine, "hidden")
+            hidden = [h for (h,) in by_size]
+
+            def stat(key, fn, groups=by_size):
+                return [float(fn([r[key] for r in g if r[key] is not None] or [np.nan]))
+                        for g in groups.values()]
+
+            n = max(len(g) for g in by_size.values())
+            plots.plot_hidden_sizes(hidden, stat("final_dev_loss", np.mean), ax=ax,
+                                    color=color, low=stat("final_dev_loss", np.min),
+                                    high=stat("final_dev_loss", np.max),
+                                    label=f"{plots.cell_label(cell)} final dev ({n} seeds)")
+            plots.plot_hidden_sizes(hidden, stat("best_dev_loss", np.mean), ax=ax,
                                     color=color, linestyle=":", marker="x",
                                     label=f"{plots.cell_label(cell)} lowest dev")
         common.draw_baselines(ax, (baselines or {}).get(corpus), train=False)
@@ -85,12 +97,14 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
     s = settings["fig2"]
     records = []
     baselines = common.baselines(settings, paths, s["corpora"])
+    seeds = common.replicate_seeds(settings, "fig2")
     for corpus in s["corpora"]:
         for cell in s["cells"]:
             for hidden in sorted(s["hidden"]):
-                run_ = common.trained_run(settings, paths, corpus, cell, hidden=hidden,
-                                          epochs=s["epochs"], progress=progress)
-                records.append(common.history_record(run_, corpus, cell, paths.out))
+                for seed in seeds:
+                    run_ = common.trained_run(settings, paths, corpus, cell, hidden=hidden,
+                                              epochs=s["epochs"], seed=seed, progress=progress)
+                    records.append(common.history_record(run_, corpus, cell, paths.out))
     rows = summary_rows(records)
     base = paths.out / report.FIGURES_DIR / report.FIG2
     profile = settings["profile"]["name"]
@@ -101,7 +115,8 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
     report.write_csv(base.with_suffix(".csv"), rows, FIELDS)
     report.write_json(base.with_suffix(".json"), {
         "figure": report.FIG2, "profile": profile, "hidden": sorted(s["hidden"]),
-        "epochs": s["epochs"], "summary": rows, "runs": records, "baselines": baselines})
+        "epochs": s["epochs"], "seeds": seeds, "summary": rows, "runs": records,
+        "baselines": baselines})
     stage.mark(time.perf_counter() - t0)
     common.say(f"[{STAGE}] wrote {base}.png")
     return {"rows": rows}

@@ -40,17 +40,21 @@ STAGES = (
 )
 
 
-def training_plan(settings: dict) -> list[tuple[str, str, int, int, int]]:
-    """Every distinct training run the profile needs: (corpus, cell, hidden, layers, epochs)."""
+def training_plan(settings: dict) -> list[tuple[str, str, int, int, int, int]]:
+    """Every distinct training run the profile needs: (corpus, cell, hidden, layers, epochs,
+    seed), each configuration once per replicate seed."""
     f1, f2, d = settings["fig1"], settings["fig2"], settings["depth"]
+    s1, s2, sd = (common.replicate_seeds(settings, k) for k in ("fig1", "fig2", "depth"))
     runs = []
     for corpus in settings["corpus"]["names"]:
-        runs += [(corpus, cell, f1["hidden"], 1, f1["epochs"]) for cell in f1["cells"]]
+        runs += [(corpus, cell, f1["hidden"], 1, f1["epochs"], s) for cell in f1["cells"]
+                 for s in s1]
     for corpus in f2["corpora"]:
-        runs += [(corpus, cell, h, 1, f2["epochs"]) for cell in f2["cells"] for h in f2["hidden"]]
+        runs += [(corpus, cell, h, 1, f2["epochs"], s) for cell in f2["cells"]
+                 for h in f2["hidden"] for s in s2]
     for corpus in d["corpora"]:
-        runs += [(corpus, cell, d["hidden"], n, d["epochs"]) for cell in d["cells"]
-                 for n in d["layers"]]
+        runs += [(corpus, cell, d["hidden"], n, d["epochs"], s) for cell in d["cells"]
+                 for n in d["layers"] for s in sd]
     return list(dict.fromkeys(runs))
 
 

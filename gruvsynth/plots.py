@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -31,6 +32,8 @@ __all__ = [
     "CELL_LABELS",
     "cell_label",
     "plot_baseline",
+    "plot_loss_band",
+    "replicate_history",
     "FORMATS",
     "new_figure",
     "save_figure",
@@ -248,9 +251,78 @@ def plot_baseline(level: float | None, *, ax=None, label: str = "mean predictor"
                       label=f"{label} {float(level):.3g}")
 
 
+def replicate_history(histories) -> dict:
+    """The mean, minimum and maximum per epoch of several runs' histories (replicates).
+
+    Parameters
+    ----------
+    histories : sequence of history
+        Each as :func:`plot_loss_curves` takes; epochs present in every one are kept.
+
+    Returns
+    -------
+    dict
+        ``epoch`` (np.ndarray [shape=(n,)]) and, for ``loss`` and ``dev_loss``, the arrays
+        ``<key>``, ``<key>_min``, ``<key>_max`` [shape=(n,)] (NaN where not evaluated).
+    """
+    arrays = [_history_arrays(h) for h in histories]
+    if not arrays:
+        raise ParameterError("replicate_history needs at least one history")
+    common = sorted(set.intersection(*(set(a[0].tolist()) for a in arrays)))
+    out: dict = {"epoch": np.asarray(common, dtype=float)}
+    for k, key in ((1, "loss"), (2, "dev_loss")):
+        stack = np.stack([[dict(zip(a[0].tolist(), a[k].tolist(), strict=True))[e]
+                           for e in common] for a in arrays])
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN epochs stay NaN
+            out[key] = np.nanmean(stack, axis=0)
+            out[f"{key}_min"] = np.nanmin(stack, axis=0)
+            out[f"{key}_max"] = np.nanmax(stack, axis=0)
+    return out
+
+
+def plot_loss_band(histories, *, ax=None, label: str | None = None, color=None,
+                   log: bool = True, alpha: float = 0.2):
+    """The mean training (dashed) and dev (solid) loss of replicates, with their min–max band.
+
+    Parameters
+    ----------
+    histories : sequence of history
+        The replicates' histories (one seed each).
+    ax : matplotlib.axes.Axes, optional
+    label : str, optional
+        Legend label; ``" (n seeds)"`` is added.
+    color : optional
+    log : bool
+        Logarithmic loss axis.
+    alpha : float
+        Opacity of the bands.
+
+    Returns
+    -------
+    lines : tuple of matplotlib.lines.Line2D
+        The mean lines ``(train_line, dev_line)``, as :func:`plot_loss_curves`.
+    """
+    ax = _axes(ax)
+    histories = list(histories)
+    band = replicate_history(histories)
+    n = len(histories)
+    mean = {"epoch": band["epoch"], "loss": band["loss"], "dev_loss": band["dev_loss"]}
+    text = f"{label} ({n} seed{'s' if n != 1 else ''})" if label else None
+    train_line, dev_line = plot_loss_curves(mean, ax=ax, label=text, color=color, log=log)
+    for line, key in ((train_line, "loss"), (dev_line, "dev_loss")):
+        keep = np.isfinite(band[f"{key}_min"])
+        if line is not None and n > 1 and keep.any():
+            ax.fill_between(band["epoch"][keep], band[f"{key}_min"][keep],
+                            band[f"{key}_max"][keep], color=line.get_color(), alpha=alpha,
+                            linewidth=0)
+    return train_line, dev_line
+
+
 def plot_hidden_sizes(hidden: Sequence[int], loss: Sequence[float], *, ax=None,
                       label: str | None = None, color=None, linestyle: str = "-",
-                      marker: str = "o"):
+                      marker: str = "o", low: Sequence[float] | None = None,
+                      high: Sequence[float] | None = None, alpha: float = 0.2):
     """Dev loss against hidden size (the paper's Figure 2), on a log2 size axis.
 
     Parameters
@@ -263,6 +335,10 @@ def plot_hidden_sizes(hidden: Sequence[int], loss: Sequence[float], *, ax=None,
     label : str, optional
     color : optional
     linestyle, marker : str
+    low, high : sequence of float [shape=(n,)], optional
+        The replicates' minimum and maximum at each size, drawn as a band.
+    alpha : float
+        Opacity of the band.
 
     Returns
     -------
@@ -276,6 +352,12 @@ def plot_hidden_sizes(hidden: Sequence[int], loss: Sequence[float], *, ax=None,
     order = np.argsort(h)
     (line,) = ax.plot(h[order], y[order], linestyle=linestyle, marker=marker, color=color,
                       label=label)
+    if low is not None and high is not None:
+        lo, hi = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+        if lo.shape != h.shape or hi.shape != h.shape:
+            raise ParameterError("low and high must have the shape of hidden")
+        ax.fill_between(h[order], lo[order], hi[order], color=line.get_color(), alpha=alpha,
+                        linewidth=0)
     ax.set_xscale("log", base=2)
     ax.set_xticks(h[order])
     ax.set_xticklabels([f"{int(v)}" for v in h[order]])

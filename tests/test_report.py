@@ -461,7 +461,9 @@ def test_report_command(tmp_path, rng, capsys):
     out = make_results(tmp_path / "results", rng=rng)
     assert report_command.main([str(out), "--check"]) == 0
     printed = capsys.readouterr().out
-    assert "C7  reproduced" in printed and "page check: 4 images and 8 audio" in printed
+    c7 = [line for line in printed.splitlines() if line.startswith("C7 ")]
+    assert c7 and "today's cells (Keras 3)" in c7[0] and " reproduced " in c7[0], printed
+    assert "page check: 4 images and 8 audio" in printed
     assert (out / "screenshot.png").is_file() and (out / "index.html").is_file()
     assert report_command.main([str(tmp_path / "missing")]) == 1
     err = capsys.readouterr().err
@@ -479,3 +481,62 @@ def test_claim_rules_state_their_thresholds():
     assert all(report.TALLY_RULE in r["rule"] for r in rows)
     assert not any(isinstance(v, float) and math.isnan(v) for r in rows
                    for v in r["measured"].values())
+
+
+# --------------------------------------------------------------------------------------------
+# replicates: decided only beyond the seeds' spread
+
+
+def test_separated_ranges():
+    assert report.separated([1.0, 1.1], [1.2, 1.3]) == "below"
+    assert report.separated([1.4, 1.5], [1.2, 1.3]) == "above"
+    assert report.separated([1.0, 1.25], [1.2, 1.3]) is None  # overlap
+    assert report.separated([], [1.0]) is None
+    assert report.separated([1.0], [1.0]) is None  # one seed each, equal
+
+
+def test_replicate_rule_decides_beyond_the_spread_and_not_within():
+    def seeds(values_lstm, values_gru):
+        return {c: {"lstm": [flat(10, v, v) for v in values_lstm],
+                    "gru": [flat(10, v, v) for v in values_gru]}
+                for c in ("wesnoth", "warzone2100")}
+
+    apart = report.verdict_c1(seeds([0.80, 0.82, 0.81], [0.90, 0.92, 0.91]))
+    assert apart["verdict"] == REPRODUCED
+    assert "[0.8–0.82]" in apart["checks"][0]["check"]
+    assert "Replicates:" in apart["rule"]
+    # the means differ the same way, but one GRU seed is as low as the LSTM's: undecided
+    overlap = report.verdict_c1(seeds([0.80, 0.82, 0.81], [0.81, 0.95, 0.97]))
+    assert overlap["verdict"] == INCONCLUSIVE
+    assert all(c["passed"] is None and "within the seeds' spread" in c["check"]
+               for c in overlap["checks"])
+    reversed_ = report.verdict_c1(seeds([0.90, 0.92], [0.80, 0.81]))
+    assert reversed_["verdict"] == NOT_REPRODUCED
+    # C7 with replicates: deeper higher beyond the spread, or not
+    deep = {"warzone2100 lstm": {1: [flat(5, 1.0, 2.0), flat(5, 1.02, 2.0)],
+                                 3: [flat(5, 1.3, 2.0), flat(5, 1.35, 2.0)]}}
+    assert report.verdict_c7(deep)["verdict"] == REPRODUCED
+    deep["warzone2100 lstm"][3].append(flat(5, 1.01, 2.0))
+    assert report.verdict_c7(deep)["verdict"] == INCONCLUSIVE
+    # C3: largest size best beyond the spread, or within it
+    c3 = {"warzone2100 lstm": {8: [2.0, 2.1], 16: [1.5, 1.6], 32: [1.0, 1.1]}}
+    assert report.verdict_c3(c3)["verdict"] == REPRODUCED
+    c3["warzone2100 lstm"][16] = [1.05, 1.6]
+    assert report.verdict_c3(c3)["checks"][1]["passed"] is None
+
+
+def test_c5_compares_out_of_band_odds_as_a_log_ratio():
+    """Shares near 1: 0.990 vs 0.985 differ by 0.005 absolute but the odds by 1.5x."""
+    one_seed = {"wesnoth": {"truth": 0.98, "lstm": 0.985, "gru": 0.990}}
+    row = report.verdict_c5(one_seed)
+    ratio = row["measured"]["wesnoth log odds ratio GRU / LSTM"]
+    assert ratio == pytest.approx(math.log((0.99 / 0.01) / (0.985 / 0.015)))
+    assert ratio > report.BAND_MARGIN and row["verdict"] == REPRODUCED
+    assert "read as Hz" in row["rule"] and f"{report.BAND_MARGIN:g}" in row["rule"]
+    # the in-band share 1.5x higher for the GRU: its odds are lower, the claim fails
+    less = {"wesnoth": {"lstm": 0.985, "gru": 0.9775}}
+    assert report.verdict_c5(less)["verdict"] == NOT_REPRODUCED
+    # replicates whose ranges overlap: undecided, whatever the means say
+    spread = {"wesnoth": {"lstm": [0.985, 0.991], "gru": [0.990, 0.995]}}
+    assert report.verdict_c5(spread)["verdict"] == INCONCLUSIVE
+    assert report.log_odds(0.5) == 0.0 and report.log_odds(None) is None
