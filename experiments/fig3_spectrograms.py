@@ -7,8 +7,14 @@ Usage::
 For each corpus and cell of Figure 1's runs (trained first if missing), as the paper made
 Figure 3: the model predicts the next block of every block of every dev clip, and the
 magnitudes of the true and predicted blocks are averaged over the clips at each position of
-the 10 s clip (:func:`gruvsynth.evaluation.evaluate_run`).  The same evaluation generates the
-page's samples (``[samples]``: random dev seeds, about 3× the seed long) and measures them.
+the 10 s clip (:func:`gruvsynth.evaluation.evaluate_run`), for every replicate seed of the
+run (claim C5 compares the seeds' ranges).  The base seed's run also generates the page's
+samples, about 3× the seed long, in two sets: the authors' protocol (seeds of
+``[samples] seed_blocks`` blocks from random *training* windows, as their generate script
+copies a training clip; claims C4 and C6 are judged on these) and a second set seeded from dev
+windows (reported beside them).  Each sample gets its metrics, its distance to the nearest
+training block with a plain verdict ("near-copy of training song X from m:ss" or "new") and a
+spectrogram image of the seed and the generation with the seed's end marked.
 
 Writes ``OUT/figures/fig3_spectrograms_<corpus>.{png,svg,csv}`` (three spectrograms side by
 side, then the mean spectra with the 4–7 kHz band shaded; the CSV holds the mean spectra),
@@ -72,6 +78,33 @@ def plot_corpus(corpus: str, arrays: dict[str, dict], *, hidden: int, band, titl
     return fig
 
 
+PROTOCOLS = {"train": "authors' protocol: seed from a training song",
+             "dev": "seed from a dev song"}
+
+
+def sample_spectrogram(result, i: int, corpus, *, title: str):
+    """The seed's blocks then the generated ones as one spectrogram, the seed's end marked."""
+    import numpy as np
+
+    from gruvsynth import features, plots
+
+    seed_blocks = int(result.settings["seed_blocks"])
+    seed = corpus.denormalise(result.seeds[i].blocks)
+    after = result.features[i][seed_blocks - 1:]  # the blocks that follow the seed
+    mags = features.magnitudes(np.concatenate([seed, after]), representation=corpus.representation)
+    step = corpus.block / corpus.sr
+    times = (np.arange(mags.shape[0]) + 0.5) * step
+    fig, ax = plots.new_figure(width=7.0, height=3.2)
+    plots.plot_spectrogram(mags, times=times, ax=ax, max_khz=11.0,
+                           frequencies=features.bin_frequencies(corpus.block, sr=corpus.sr))
+    ax.axvline(seed_blocks * step, color="cyan", linewidth=1.5, linestyle="--")
+    ax.text(seed_blocks * step, ax.get_ylim()[1], " end of seed", color="cyan", va="top",
+            fontsize="small")
+    ax.set_xlabel("time (s): seed, then generated")
+    ax.set_title(title, fontsize="small")
+    return fig
+
+
 def plot_generated(dev_audio: dict, means: dict, *, cells: list[str], noise: float, title: str):
     """Bars of spectral flatness and spectral distance: dev audio vs each cell's generations."""
     from gruvsynth import plots
@@ -114,41 +147,69 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
     samples_dir.mkdir(parents=True, exist_ok=True)
     fig_dir = paths.out / report.FIGURES_DIR
     summary = {"figure": report.FIG3, "profile": profile, "band_hz": band, "corpora": {}}
+    seeds = common.replicate_seeds(settings, "fig1")
     samples = {"settings": {"seed_blocks": sm["seed_blocks"], "times": sm["times"],
-                            "n_seeds": sm["n_seeds"], "seed_from": "dev", "method": "stateful"},
-               "dev_audio": {}, "means": {}, "samples": []}
+                            "n_seeds": sm["n_seeds"], "seed_from": "train", "method": "stateful",
+                            "protocols": PROTOCOLS, "run_seed": seeds[0]},
+               "dev_audio": {}, "means": {}, "means_dev": {}, "samples": []}
     for corpus in corpora:
         arrays, entry = {}, {"truth": {}, "cells": {}, "hidden": f1["hidden"]}
         for cell in cells:
+            shares = []
+            for seed in seeds[1:]:  # the other replicates: Figure 3's data only
+                other = common.trained_run(settings, paths, corpus, cell, hidden=f1["hidden"],
+                                           epochs=f1["epochs"], seed=seed, progress=progress)
+                ev = evaluation.evaluate_run(
+                    other, generate=False, progress=progress,
+                    out_dir=paths.out / "evaluation" / f"{corpus}-{cell}-s{seed}")
+                shares.append(ev["figure3"]["outside_band_pred"])
             run_ = common.trained_run(settings, paths, corpus, cell, hidden=f1["hidden"],
-                                      epochs=f1["epochs"], progress=progress)
+                                      epochs=f1["epochs"], seed=seeds[0], progress=progress)
             name = f"{corpus}-{cell}"
-            common.say(f"[{STAGE}] {name}: generating {sm['n_seeds']} samples and evaluating")
-            result = generation.generate_from_run(
-                run_, seed_from="dev", n_seeds=int(sm["n_seeds"]), seed=0,
-                seed_blocks=int(sm["seed_blocks"]), times=float(sm["times"]), progress=progress)
-            written = result.save(samples_dir / f"{name}.wav")
-            ev = evaluation.evaluate_run(run_, generate=result,
-                                         out_dir=paths.out / "evaluation" / name,
-                                         progress=progress)
-            arrays[cell] = evaluation.load_figure3(ev["figure3"]["path"])
-            entry["truth"]["outside_band"] = ev["figure3"]["outside_band_true"]
-            entry["cells"][cell] = {
-                "outside_band": ev["figure3"]["outside_band_pred"],
-                "log_spectral_distance_db": ev["figure3"]["log_spectral_distance_db"],
-                "dev_loss": ev["dev_loss"], "run": common.rel(run_.path, paths.out),
-                "npz": common.rel(Path(ev["figure3"]["path"]), paths.out)}
-            samples["dev_audio"][corpus] = ev["dev_audio"]
-            samples["means"].setdefault(corpus, {})[cell] = ev["generated"]["mean"]
-            for i, (files, metrics) in enumerate(zip(written, ev["generated"]["samples"],
-                                                     strict=True)):
-                samples["samples"].append({
-                    "corpus": corpus, "cell": cell, "hidden": f1["hidden"], "index": i + 1,
-                    "run": common.rel(run_.path, paths.out),
-                    "wav": common.rel(files["wav"], paths.out),
-                    "seed_wav": common.rel(files["seed_wav"], paths.out),
-                    "seed": metrics.get("seed"),
-                    "metrics": {k: v for k, v in metrics.items() if k != "seed"}})
+            for protocol in PROTOCOLS:
+                common.say(f"[{STAGE}] {name}: {sm['n_seeds']} samples ({PROTOCOLS[protocol]})")
+                result = generation.generate_from_run(
+                    run_, seed_from=protocol, n_seeds=int(sm["n_seeds"]), seed=0,
+                    seed_blocks=int(sm["seed_blocks"]), times=float(sm["times"]),
+                    progress=progress)
+                stem = name if protocol == "train" else f"{name}-devseed"
+                written = result.save(samples_dir / f"{stem}.wav")
+                ev = evaluation.evaluate_run(
+                    run_, generate=result, progress=progress,
+                    out_dir=paths.out / "evaluation" / (name if protocol == "train"
+                                                        else f"{name}-devseed"))
+                key = "means" if protocol == "train" else "means_dev"
+                samples[key].setdefault(corpus, {})[cell] = ev["generated"]["mean"]
+                opened = run_.corpus  # the run's (cached) corpus: not closed here
+                for i, (files, metrics) in enumerate(zip(written, ev["generated"]["samples"],
+                                                         strict=True)):
+                    image = Path(files["wav"]).with_suffix(".png")
+                    fig = sample_spectrogram(
+                        result, i, opened,
+                        title=f"{corpus}, {plots.cell_label(cell)}, sample {i + 1} "
+                              f"({PROTOCOLS[protocol]})")
+                    plots.save_figure(fig, image.with_suffix(""), formats=("png",))
+                    samples["samples"].append({
+                        "corpus": corpus, "cell": cell, "hidden": f1["hidden"],
+                        "index": i + 1, "protocol": protocol,
+                        "run": common.rel(run_.path, paths.out),
+                        "wav": common.rel(files["wav"], paths.out),
+                        "seed_wav": common.rel(files["seed_wav"], paths.out),
+                        "spectrogram": common.rel(image, paths.out),
+                        "copy": ((metrics.get("novelty") or {}).get("copy") or {}).get(
+                            "text"),
+                        "seed": metrics.get("seed"),
+                        "metrics": {k: v for k, v in metrics.items() if k != "seed"}})
+                if protocol == "train":
+                    arrays[cell] = evaluation.load_figure3(ev["figure3"]["path"])
+                    entry["truth"]["outside_band"] = ev["figure3"]["outside_band_true"]
+                    entry["cells"][cell] = {
+                        "outside_band": ev["figure3"]["outside_band_pred"],
+                        "outside_band_seeds": [ev["figure3"]["outside_band_pred"], *shares],
+                        "log_spectral_distance_db": ev["figure3"]["log_spectral_distance_db"],
+                        "dev_loss": ev["dev_loss"], "run": common.rel(run_.path, paths.out),
+                        "npz": common.rel(Path(ev["figure3"]["path"]), paths.out)}
+                    samples["dev_audio"][corpus] = ev["dev_audio"]
         stem = f"{report.FIG3}_{corpus}"
         entry["figure"] = f"{report.FIGURES_DIR}/{stem}.png"
         summary["corpora"][corpus] = entry

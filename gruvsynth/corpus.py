@@ -1115,6 +1115,22 @@ class Corpus:
         rows = self._dataset()[offset: offset + n_rows]
         return self.normalise(rows)
 
+    def song_length(self, name: str) -> int:
+        """How many blocks of a song are stored (:meth:`song_blocks`'s length).
+
+        Parameters
+        ----------
+        name : str
+            A name from :meth:`songs`.
+
+        Returns
+        -------
+        int
+        """
+        if name not in self._songs:
+            raise ParameterError(f"{self.path}: no song named {name!r}")
+        return self._songs[name][3]
+
     def normalise(self, x: np.ndarray) -> np.ndarray:
         """``(x - mean) / std`` in float32.
 

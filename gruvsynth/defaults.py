@@ -6,7 +6,7 @@ configuration classes import them from here, so that ``gruvsynth --help`` does n
 
 from __future__ import annotations
 
-__all__ = ["RECIPES", "DEFAULT_RECIPE", "CELL_FAMILIES", "FAMILY_LABELS"]
+__all__ = ["RECIPES", "DEFAULT_RECIPE", "CELL_FAMILIES", "FAMILY_LABELS", "CELL_LABELS"]
 
 #: Training recipes: the optimizer and the initialisation around the cells
 #: (:func:`gruvsynth.models.build_model`'s ``recipe``).
@@ -34,6 +34,13 @@ CELL_FAMILIES: dict[str, str] = {
     "lstm": "keras3", "gru": "keras3",
     "keras01_lstm": "authors", "keras01_gru": "authors",
     "peephole_lstm": "paper", "paper_gru": "paper",
+}
+
+#: How each built-in cell is named in legends, tables and on the page: model and family.
+CELL_LABELS: dict[str, str] = {
+    "lstm": "LSTM (Keras 3)", "gru": "GRU (Keras 3)",
+    "keras01_lstm": "LSTM (authors', Keras 0.1)", "keras01_gru": "GRU (authors', Keras 0.1)",
+    "peephole_lstm": "LSTM (paper's eq.)", "paper_gru": "GRU (paper's eq.)",
 }
 
 #: How each family is named on the page, in tables and in figures.

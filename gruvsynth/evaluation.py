@@ -66,6 +66,8 @@ __all__ = [
     "detect_loop",
     "nearest_distances",
     "novelty",
+    "locate_training_block",
+    "copy_verdict",
     "dev_pass",
     "split_loss",
     "baseline_losses",
@@ -500,7 +502,8 @@ def nearest_distances(
     training,
     *,
     chunk: int = 512,
-) -> tuple[np.ndarray, np.ndarray]:
+    return_index: bool = False,
+) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distance of each generated block to its nearest training block (Euclidean).
 
     Training blocks are read ``chunk`` rows at a time, so the training set is never loaded
@@ -515,6 +518,8 @@ def nearest_distances(
         its training songs.
     chunk : int
         Training rows compared at a time.
+    return_index : bool
+        Also return where ``t*`` is.
 
     Returns
     -------
@@ -522,6 +527,10 @@ def nearest_distances(
         ``||g - t*||``, ``t*`` the nearest training block.
     nearest_norm : np.ndarray [shape=(n,)]
         ``||t*||``.
+    index : np.ndarray [shape=(n,), dtype=int64]
+        With ``return_index``: the row of ``t*`` among all training rows, counted in the order
+        they are read (a corpus: its training songs in order, each song's blocks in time
+        order; see :func:`locate_training_block`).
 
     Raises
     ------
@@ -534,6 +543,7 @@ def nearest_distances(
     g_sq = np.sum(g.astype(np.float64) ** 2, axis=1)
     best = np.full(g.shape[0], np.inf)
     best_norm = np.zeros(g.shape[0])
+    best_index = np.zeros(g.shape[0], dtype=np.int64)
     seen = 0
     for part in _training_chunks(training, int(chunk)):
         if part.shape[0] == 0:
@@ -549,10 +559,74 @@ def nearest_distances(
         better = d < best
         best[better] = d[better]
         best_norm[better] = np.sqrt(t_sq[j[better]])
+        best_index[better] = seen + j[better]
         seen += part.shape[0]
     if seen == 0:
         raise ParameterError("no training blocks to compare with")
+    if return_index:
+        return np.sqrt(np.maximum(best, 0.0)), best_norm, best_index
     return np.sqrt(np.maximum(best, 0.0)), best_norm
+
+
+def locate_training_block(corpus, index: int) -> tuple[str, int, float]:
+    """Which training song and moment a row of :func:`nearest_distances` is.
+
+    Parameters
+    ----------
+    corpus : gruvsynth.corpus.Corpus
+    index : int
+        A row among all training rows (training songs in order, blocks in time order).
+
+    Returns
+    -------
+    song : str
+    block : int
+        The block's index in the song's stored blocks.
+    seconds : float
+        Its start in the original song, counting the excerpt's start (``start_seconds``).
+    """
+    index = int(index)
+    start = float((corpus.manifest.get("parameters") or {}).get("start_seconds") or 0.0)
+    for name in corpus.songs("train"):
+        n = corpus.song_length(name)
+        if index < n:
+            return name, index, start + index * corpus.block / corpus.sr
+        index -= n
+    raise ParameterError(f"training row {index} is past the corpus's training blocks")
+
+
+def copy_verdict(nov: dict, corpus, *, majority: float = 0.5) -> dict:
+    """Whether generated blocks copy the training data, in words a listener can check.
+
+    Parameters
+    ----------
+    nov : dict
+        From :func:`novelty` (with its per-block ``index`` and ``relative``).
+    corpus : gruvsynth.corpus.Corpus
+    majority : float
+        Share of near-copy blocks from which the sample counts as a near-copy.
+
+    Returns
+    -------
+    dict
+        ``verdict`` (``"near-copy"`` or ``"new"``), ``song`` and ``from_seconds`` (where the
+        first near-copy block's match is, or None), ``text`` (e.g. ``"near-copy of training
+        song track07.ogg from 1:20"``), ``near_copy_share``.
+    """
+    share = float(nov["near_copy_share"])
+    copies = np.flatnonzero(np.asarray(nov["relative"]) < nov["near_copy"])
+    song = seconds = None
+    if copies.size:
+        song, _, seconds = locate_training_block(corpus, int(nov["index"][copies[0]]))
+    if share >= majority and song is not None:
+        minutes, rest = divmod(int(round(seconds)), 60)
+        text = f"near-copy of training song {song} from {minutes}:{rest:02d}"
+        verdict = "near-copy"
+    else:
+        text = f"new ({share:.0%} of its blocks are near-copies of training blocks)"
+        verdict = "new"
+    return {"verdict": verdict, "song": song, "from_seconds": seconds, "text": text,
+            "near_copy_share": share}
 
 
 def novelty(
@@ -582,11 +656,12 @@ def novelty(
         ``median_distance`` (RMS per feature, ``||g - t*|| / sqrt(D)``, in standard deviations
         of the training data), ``median_relative`` (``||g - t*|| / ||t*||``),
         ``near_copy_share`` (share of blocks that are near-copies), ``near_copy`` (the
-        threshold), ``n_blocks``; plus the per-block arrays ``distance`` and ``relative``.
+        threshold), ``n_blocks``; plus the per-block arrays ``distance``, ``relative`` and
+        ``index`` (the nearest training row, :func:`locate_training_block`).
     """
     if not near_copy > 0:
         raise ParameterError(f"near_copy must be positive, got {near_copy!r}")
-    dist, norm = nearest_distances(generated, training, chunk=chunk)
+    dist, norm, index = nearest_distances(generated, training, chunk=chunk, return_index=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         relative = np.where(norm > 0, dist / np.where(norm > 0, norm, 1), np.where(dist > 0,
                                                                                   np.inf, 0.0))
@@ -600,6 +675,7 @@ def novelty(
         "n_blocks": int(dist.shape[0]),
         "distance": per_feature,
         "relative": relative,
+        "index": index,
     }
 
 
@@ -1053,7 +1129,8 @@ def evaluate_run(
             nov = novelty(result.blocks[i][new_from:], corpus)
             metrics["loop"] = loop
             metrics["novelty"] = {k: v for k, v in nov.items()
-                                  if k not in ("distance", "relative")}
+                                  if k not in ("distance", "relative", "index")}
+            metrics["novelty"]["copy"] = copy_verdict(nov, corpus)
             metrics["seed"] = result.seeds[i].describe()
             samples.append(metrics)
         flat = [{**s, "loop_free_times": s["loop"]["loop_free_times"],

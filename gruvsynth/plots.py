@@ -24,6 +24,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from gruvsynth.defaults import CELL_LABELS
 from gruvsynth.errors import ParameterError
 
 __all__ = [
@@ -55,11 +56,7 @@ FORMATS = ("png", "svg")
 CELL_COLORS = {"lstm": "tab:blue", "gru": "tab:red", "keras01_lstm": "tab:purple",
                "keras01_gru": "tab:brown", "peephole_lstm": "tab:cyan",
                "paper_gru": "tab:orange", "truth": "black"}
-#: How each built-in cell is named in legends and titles: which model, and which family.
-CELL_LABELS = {"lstm": "LSTM (Keras 3)", "gru": "GRU (Keras 3)",
-               "keras01_lstm": "LSTM (authors', Keras 0.1)",
-               "keras01_gru": "GRU (authors', Keras 0.1)",
-               "peephole_lstm": "LSTM (paper's eq.)", "paper_gru": "GRU (paper's eq.)"}
+
 #: Label of the loss axis: the mean squared error of normalised features (paper eq. 1).
 LOSS_LABEL = "MSE loss (normalised features, unitless)"
 

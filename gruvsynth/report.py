@@ -70,7 +70,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gruvsynth.defaults import CELL_FAMILIES, FAMILY_LABELS
+from gruvsynth.defaults import CELL_FAMILIES, CELL_LABELS, FAMILY_LABELS
 from gruvsynth.errors import GruvError
 from gruvsynth.fileio import writing
 
@@ -336,8 +336,9 @@ SCHEMAS = {
         "cells": _MapOf({"outside_band": NUMBER, "outside_band_seeds": [NUMBER]}),
         "figure": ANY})},
     SAMPLES_JSON: {"dev_audio": _MapOf(_METRICS), "means": _MapOf(_MapOf(_METRICS)),
-                   "settings": _MapOf(ANY),
+                   "means_dev": _MapOf(_MapOf(_METRICS)), "settings": _MapOf(ANY),
                    "samples": [{"corpus!": STRING, "cell!": STRING, "hidden": ANY,
+                                "protocol": STRING, "spectrogram": STRING, "copy": ANY,
                                 "wav": STRING, "seed_wav": STRING, "metrics": _METRICS,
                                 "seed": _MapOf(ANY)}]},
     GENERATION_LENGTH: {"rows": [{"corpus!": STRING, "cell!": STRING, "times": NUMBER,
@@ -1638,6 +1639,7 @@ th { background: #f3f3f3; }
 .rule { font-size: .85em; color: #444; max-width: 28em; }
 .checks { margin: 0; padding-left: 1.1em; font-size: .88em; }
 figure { margin: 1em 0 2em; } figure img { max-width: 100%; border: 1px solid #ddd; }
+img.spectrogram { width: 420px; max-width: 100%; margin-top: 0.3em; }
 figcaption { font-size: .9em; color: #444; }
 audio { width: 16em; } .metrics td { font-size: .85em; } .small { font-size: .85em; color: #555; }
 pre { background: #f7f7f7; padding: .6em; overflow-x: auto; font-size: .85em; }
@@ -1716,36 +1718,67 @@ def _audio(out: Path, name: str | None, *, source: str) -> str:
             f'<br><a class="small" href="{_e(link)}">{_e(Path(name).name)}</a>{missing}')
 
 
-def _samples_section(out: Path, samples: Mapping | None) -> str:
-    if not samples or not samples.get("samples"):
-        return "<p>No generated samples yet (run <code>fig3_spectrograms.py</code>).</p>"
-    rows = []
-    dev = samples.get("dev_audio") or {}
-    where = f"{out / SAMPLES_DIR / SAMPLES_JSON}"
-    for i, s in enumerate(samples["samples"]):
-        seed = s.get("seed") or {}
-        origin = (f"{_e(seed.get('source', ''))} song {_e(seed.get('song', ''))}, from block "
-                 f"{_e(seed.get('start_block', ''))}, {_e(seed.get('blocks', ''))} blocks")
-        rows.append(
-            f"<tr><td>{_e(s['corpus'])}</td><td>{_e(str(s['cell']).upper())}<br>"
+def _image(out: Path, name: str | None, *, source: str, alt: str) -> str:
+    if not name:
+        return ""
+    link = safe_link(out, name, source=source)
+    if not (out / name).exists():
+        return '<span class="small">(spectrogram missing)</span>'
+    return f'<img class=spectrogram src="{_e(link)}" alt="{_e(alt)}">'
+
+
+#: The sample sets on the page, in order: the authors' protocol first.
+SAMPLE_PROTOCOLS = {
+    "train": "Authors' protocol: seeds from random training windows (their generate script "
+             "copies a training clip); claims C4 and C6 are judged on these",
+    "dev": "Seeds from dev songs (music the model never trained on): reported, not judged",
+}
+
+
+def _sample_row(out: Path, s: Mapping, i: int, where: str) -> str:
+    seed = s.get("seed") or {}
+    origin = (f"{_e(seed.get('source', ''))} song {_e(seed.get('song', ''))}, from block "
+              f"{_e(seed.get('start_block', ''))}, {_e(seed.get('blocks', ''))} blocks")
+    copy = f"<br><b>{_e(s['copy'])}</b>" if s.get("copy") else ""
+    label = CELL_LABELS.get(str(s["cell"]), str(s["cell"]).upper())
+    picture = _image(out, s.get("spectrogram"), source=f"{where}: samples[{i}].spectrogram",
+                     alt=f"spectrogram of {s['corpus']} {label} sample")
+    return (f"<tr><td>{_e(s['corpus'])}</td><td>{_e(label)}<br>"
             f"<span class=small>hidden {_e(s.get('hidden'))}</span></td>"
             f"<td>{_audio(out, s.get('seed_wav'), source=f'{where}: samples[{i}].seed_wav')}"
             f"<br><span class=small>{origin}</span></td>"
-            f"<td>{_audio(out, s.get('wav'), source=f'{where}: samples[{i}].wav')}</td>"
+            f"<td>{_audio(out, s.get('wav'), source=f'{where}: samples[{i}].wav')}{copy}"
+            f"<br>{picture}</td>"
             f"<td>{_metrics_table(s.get('metrics') or {})}"
             f"</td></tr>")
+
+
+def _samples_section(out: Path, samples: Mapping | None) -> str:
+    if not samples or not samples.get("samples"):
+        return "<p>No generated samples yet (run <code>fig3_spectrograms.py</code>).</p>"
+    dev = samples.get("dev_audio") or {}
+    where = f"{out / SAMPLES_DIR / SAMPLES_JSON}"
+    head = ("<table><tr><th>corpus</th><th>cell</th><th>seed</th><th>generated</th>"
+            "<th>metrics of the generated audio</th></tr>")
+    groups = []
+    for protocol, title in SAMPLE_PROTOCOLS.items():
+        rows = [_sample_row(out, s, i, where) for i, s in enumerate(samples["samples"])
+                if s.get("protocol", "dev") == protocol]
+        if rows:
+            groups.append(f"<h3>{_e(title)}</h3>{head}{''.join(rows)}</table>")
     dev_rows = "".join(
         f"<tr><td>{_e(c)}</td><td>{_metrics_table(m)}</td></tr>" for c, m in sorted(dev.items()))
     settings = samples.get("settings") or {}
     note = ""
     if settings:
-        note = (f"<p class=small>Seeds: {_e(settings.get('seed_blocks'))} blocks from random dev "
-                f"windows; generated to {_e(settings.get('times'))}× the seed "
-                f"({_e(settings.get('method', ''))} generation). Metrics of the generated audio "
-                f"are measured on the blocks after the seed; the generated file holds the "
-                f"first pass's predictions of the seed followed by the new blocks.</p>")
-    return (note + "<table><tr><th>corpus</th><th>cell</th><th>seed</th><th>generated</th>"
-            "<th>metrics of the generated audio</th></tr>" + "".join(rows) + "</table>"
+        note = (f"<p class=small>Seeds: {_e(settings.get('seed_blocks'))} blocks; generated to "
+                f"{_e(settings.get('times'))}× the seed ({_e(settings.get('method', ''))} "
+                f"generation). Metrics of the generated audio are measured on the blocks after "
+                f"the seed; the generated file holds the first pass's predictions of the seed "
+                f"followed by the new blocks. Each picture is the seed's spectrogram, then the "
+                f"generation's, the seed's end dashed; a sample is a near-copy when at least "
+                f"half its new blocks are within 5 % of a training block.</p>")
+    return (note + "".join(groups)
             + ("<h3>Real dev audio (reference)</h3><table><tr><th>corpus</th><th>metrics</th>"
                "</tr>" + dev_rows + "</table>" if dev_rows else ""))
 

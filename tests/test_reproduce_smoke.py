@@ -178,13 +178,18 @@ def test_smoke_figures_and_their_data(smoke):
     fig2 = json.loads((fig_dir / "fig2_hidden_size.json").read_text())
     assert sorted({r["hidden"] for r in fig2["runs"]}) == [8, 16, 32]
     depth = json.loads((fig_dir / "depth.json").read_text())
-    assert sorted(r["layers"] for r in depth["runs"]) == [1, 1, 2, 2, 3, 3]  # two LSTMs
+    # two LSTMs x two seeds
+    assert sorted(r["layers"] for r in depth["runs"]) == [1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3]
+    # replicates: every configuration once per seed, in its own run folder
+    assert fig1["seeds"] == [0, 1] and {r["seed"] for r in fig1["runs"]} == {0, 1}
+    assert len({r["run"] for r in fig1["runs"]}) == len(fig1["runs"]) == 2 * 4 * 2
     gl = json.loads((fig_dir / "generation_length.json").read_text())
     assert len(gl["rows"]) == 2 * 2 * 2 * 2 * 5  # corpora x cells x seed sizes x samples x lengths
     fig3 = json.loads((fig_dir / "fig3_spectrograms.json").read_text())
     for entry in fig3["corpora"].values():
         assert 0 <= entry["truth"]["outside_band"] <= 1
         assert set(entry["cells"]) == set(CELLS)
+        assert all(len(c["outside_band_seeds"]) == 2 for c in entry["cells"].values())
     header = (fig_dir / "fig3_spectrograms_wesnoth.csv").read_text().splitlines()[0]
     assert header == "frequency_hz,truth," + ",".join(CELLS)
 
@@ -195,9 +200,15 @@ def test_smoke_page_passes_the_browser_check(smoke):
     assert (out / "screenshot.png").read_bytes().startswith(PNG_SIGNATURE)
     result = report.check_page(out / "index.html")
     assert result["ok"], result["problems"]
-    assert len(result["images"]) == len(FIGURES)
     samples = json.loads((out / "samples" / "samples.json").read_text())["samples"]
-    assert len(samples) == 2 * 4 * 2  # corpora x cells x samples
+    assert len(samples) == 2 * 4 * 1 * 2  # corpora x cells x samples x (train, dev) seeds
+    assert len(result["images"]) == len(FIGURES) + len(samples)  # a spectrogram per sample
+    # the authors' protocol first: seeds from training songs; then dev-seeded ones
+    assert {s["protocol"] for s in samples} == {"train", "dev"}
+    for s in samples:
+        assert s["seed"]["source"] == s["protocol"]
+        assert s["copy"].startswith(("near-copy of training song", "new"))
+        assert _valid_png(out / s["spectrogram"])
     assert len(result["audio"]) == 2 * len(samples)  # seed and generation of each
     assert all(a["readyState"] >= 1 and a["duration"] > 0 for a in result["audio"])
     page = (out / "index.html").read_text()
@@ -209,8 +220,8 @@ def test_smoke_page_passes_the_browser_check(smoke):
 def test_smoke_rerun_resumes_and_redoes_nothing(smoke):
     out, data = smoke["out"], smoke["data"]
     histories = sorted((out / "runs").glob("*/history.json"))
-    # 8 (Figure 1) + 8 (Figure 2, 32 shared) + 4 (depth, 1 shared)
-    assert len(histories) == 20
+    # two seeds of: 8 (Figure 1) + 4 (Figure 2: the two LSTMs, 32 shared) + 4 (depth, 1 shared)
+    assert len(histories) == 32
     before = {p: p.stat().st_mtime_ns for p in histories}
     again = _run(REPRODUCE, "--profile", "smoke", "--out", out, "--data", data, "--quiet",
                  "--no-browser-check")
