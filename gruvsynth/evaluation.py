@@ -17,10 +17,13 @@ and stands in for that judgement:
   for the true next blocks and for the predictions, and each is averaged over time too (a mean
   spectrum).
 * **Audio metrics** of generated audio and of real dev audio: :func:`spectral_flatness` (white
-  noise → 1, a tone → 0; the paper heard its GRU's output as "primarily white noise"),
-  :func:`energy_outside_band` (the paper saw GRU activations outside 4–7 kHz),
-  :func:`log_spectral_distance` to the dev set's mean spectrum, :func:`rms` and
-  :func:`clipped_share`.
+  noise → 1, a tone → 0), :func:`energy_outside_band` (the paper saw GRU activations outside
+  4–7 kHz), :func:`log_spectral_distance` to the dev set's mean spectrum (level included, and
+  level matched: the spectral shape only), :func:`rms` and :func:`clipped_share`.
+* **Noise-likeness** (the paper heard its GRU's output as "primarily white noise"): the noise
+  distance and its verdict, calibrated on anchors made from each corpus — its dev music,
+  corpus-shaped noise, white noise, a chord — by :mod:`gruvsynth.noise` (plain spectral
+  flatness cannot tell noise shaped by the corpus's statistics from its music).
 * **Loops** (:func:`detect_loop`): the paper's "generation loops", where the output gets stuck
   repeating itself; reported as the first block of the loop and the loop-free length as a
   multiple of the seed (the paper found about 3× loop-free).
@@ -29,7 +32,9 @@ and stands in for that judgement:
   copies of the original songs".
 
 :func:`evaluate_run` does all of it for a run folder and :func:`format_table` prints a short
-table; ``gruvsynth evaluate RUN_DIR`` is the command.
+table; ``gruvsynth evaluate RUN_DIR`` is the command.  :func:`evaluate_audio` measures any audio
+files against a corpus (every audio metric and the noise-likeness verdict) and
+:func:`format_audio_table` prints them: ``gruvsynth evaluate --audio FILE... --corpus DIR``.
 """
 
 from __future__ import annotations

@@ -109,6 +109,7 @@ __all__ = [
     "synthetic_chord",
     "make_anchors",
     "calibrate",
+    "calibration_from_scores",
     "is_noise_like",
     "noise_verdict",
     "format_calibration",
@@ -466,7 +467,9 @@ def calibrate(corpus, *, seed: int = 0, clips: int = CALIBRATION_CLIPS) -> dict:
         ``separated``
             True when every margin is above 1.
         ``quiet_dbfs``, ``seed``, ``clip_seconds``, ``frame``, ``lags``, ``band_hz``,
-        ``sr``, ``measure`` (``"noise_distance"``) and ``rule`` (:data:`NOISE_RULE`).
+        ``sr``, ``measure`` (``"noise_distance"``) and ``rule`` (:data:`NOISE_RULE`); and
+        ``reason`` when the corpus's clips are too short for the measure (then every score is
+        NaN, the threshold None and nothing is judged).
     """
     corpus, opened = _open(corpus)
     try:
@@ -476,23 +479,63 @@ def calibrate(corpus, *, seed: int = 0, clips: int = CALIBRATION_CLIPS) -> dict:
         if opened:
             corpus.close()
     sr = anchors["sr"]
-    scores = {name: [noise_distance(x, sr=sr) for x in anchors[name]]
-              for name in (*PASS_FAIL_ANCHORS, "phase_randomised")}
+    names = (*PASS_FAIL_ANCHORS, "phase_randomised")
+    need = 2 * max(NOISE_LAGS) * NOISE_FRAME
+    short = anchors["music"][0].size < need
+    if short:  # clips shorter than the measure needs: no scores, no threshold, no verdicts
+        scores = {name: [float("nan")] for name in names}
+    else:
+        scores = {name: [noise_distance(x, sr=sr) for x in anchors[name]] for name in names}
+    out = calibration_from_scores(scores, corpus=path, seed=seed,
+                                  clip_seconds=anchors["music"][0].size / sr, sr=sr)
+    if short:
+        out["reason"] = (f"dev clips of {anchors['music'][0].size / sr:.2f} s are shorter than "
+                         f"the noise distance needs ({need / sr:.2f} s)")
+    out["anchors"]["near_silence"] = noise_verdict(anchors["near_silence"][0], out, sr=sr)
+    return out
+
+
+def calibration_from_scores(scores: dict, *, corpus: str | None = None, seed: int | None = None,
+                            clip_seconds: float | None = None, sr: int = 44100) -> dict:
+    """The threshold, margins and anchors' verdicts from the anchors' scores.
+
+    What :func:`calibrate` does once it has scored its anchors (also useful to judge with
+    anchors scored elsewhere).
+
+    Parameters
+    ----------
+    scores : dict
+        Anchor name → list of :func:`noise_distance` values (one per clip); at least the
+        :data:`PASS_FAIL_ANCHORS`.
+    corpus : str, optional
+    seed : int, optional
+    clip_seconds : float, optional
+    sr : int
+        Recorded in the result.
+
+    Returns
+    -------
+    calibration : dict
+        As :func:`calibrate`'s, without ``near_silence`` and ``reason``.
+    """
+    missing = [name for name in PASS_FAIL_ANCHORS if not scores.get(name)]
+    if missing:
+        raise ParameterError(f"no scores for the anchors {', '.join(missing)}")
     med = {name: float(np.median(v)) for name, v in scores.items()}
-    music, noise = med["music"], max(med[n] for n in NOISE_ANCHORS)
-    threshold = math.sqrt(music * noise) if music > noise > 0 else (
-        None if not music > noise else 0.5 * music)
+    music, noisy = med["music"], max(med[n] for n in NOISE_ANCHORS)
+    threshold = math.sqrt(music * noisy) if music > noisy > 0 else (
+        0.5 * music if music > noisy else None)
     margins = {}
     if threshold:
         margins = {"music": music / threshold, "chord": med["chord"] / threshold,
                    **{n: (threshold / med[n] if med[n] > 0 else float("inf"))
                       for n in NOISE_ANCHORS}}
     separated = bool(margins) and all(m > 1 for m in margins.values())
-    out = {"measure": "noise_distance", "corpus": path, "seed": int(seed),
-           "clip_seconds": anchors["music"][0].size / sr, "frame": NOISE_FRAME,
-           "lags": list(NOISE_LAGS), "band_hz": list(NOISE_BAND), "sr": sr,
-           "quiet_dbfs": QUIET_DBFS, "threshold": threshold, "margins": margins,
-           "separated": separated, "anchors": {}, "rule": NOISE_RULE}
+    out = {"measure": "noise_distance", "corpus": corpus, "seed": seed,
+           "clip_seconds": clip_seconds, "frame": NOISE_FRAME, "lags": list(NOISE_LAGS),
+           "band_hz": list(NOISE_BAND), "sr": int(sr), "quiet_dbfs": QUIET_DBFS,
+           "threshold": threshold, "margins": margins, "separated": separated, "anchors": {},
+           "rule": NOISE_RULE}
     for name, values in scores.items():
         verdict = _rule(med[name], threshold, separated)
         entry = {"score": med[name], "min": float(np.min(values)), "max": float(np.max(values)),
@@ -502,9 +545,8 @@ def calibrate(corpus, *, seed: int = 0, clips: int = CALIBRATION_CLIPS) -> dict:
         if name in PASS_FAIL_ANCHORS:
             entry["expected"] = NOISE_LIKE if name in NOISE_ANCHORS else NOT_NOISE_LIKE
         if name == "music" and threshold is not None:
-            entry["noise_like_clips"] = int(sum(s < threshold for s in values))
+            entry["noise_like_clips"] = int(sum(v < threshold for v in values))
         out["anchors"][name] = entry
-    out["anchors"]["near_silence"] = noise_verdict(anchors["near_silence"][0], out, sr=sr)
     return out
 
 
@@ -607,5 +649,8 @@ def format_calibration(calibration: dict) -> str:
                      f"{a.get('verdict')}{expected}")
     lines.append(f"  threshold {num(calibration.get('threshold'))} (geometric mean of the dev "
                  "music and the higher noise anchor); anchors "
-                 + ("separated" if calibration.get("separated") else "NOT separated"))
+                 + ("separated" if calibration.get("separated") else "NOT separated: no "
+                    "verdicts"))
+    if calibration.get("reason"):
+        lines.append(f"  ({calibration['reason']})")
     return "\n".join(lines)
