@@ -8,7 +8,9 @@ For each corpus and cell of Figure 1's runs (trained first if missing), as the p
 Figure 3: the model predicts the next block of every block of every dev clip, and the
 magnitudes of the true and predicted blocks are averaged over the clips at each position of
 the 10 s clip (:func:`gruvsynth.evaluation.evaluate_run`).  The same evaluation generates the
-page's samples (``[samples]``: random dev seeds, about 3× the seed long) and measures them.
+page's samples (``[samples]``: random dev seeds, about 3× the seed long) and measures them,
+with the noise-likeness verdict calibrated once per corpus (:func:`gruvsynth.noise.calibrate`:
+its anchors, threshold and margins go into ``samples.json`` as ``calibration``).
 
 Writes ``OUT/figures/fig3_spectrograms_<corpus>.{png,svg,csv}`` (three spectrograms side by
 side, then the mean spectra with the 4–7 kHz band shaded; the CSV holds the mean spectra),
@@ -30,9 +32,12 @@ if __package__ in (None, ""):
 from experiments import common  # noqa: E402
 
 STAGE = "fig3_spectrograms"
-METRICS = ("spectral_flatness", "outside_band", "log_spectral_distance_db", "rms",
-           "clipped_share", "loop_free_times", "looped", "novelty_median_distance",
-           "near_copy_share")
+METRICS = ("noise_distance", "noise_like", "spectral_flatness", "outside_band",
+           "log_spectral_distance_db", "shape_distance_db", "rms", "clipped_share",
+           "loop_free_times", "looped", "novelty_median_distance", "near_copy_share")
+#: The noise anchors drawn beside the samples (calibration key, label, colour).
+ANCHORS = (("music", "dev music", "gray"), ("corpus_noise", "corpus-shaped noise", "tan"),
+           ("white_noise", "white noise", "lightgray"))
 
 
 def plot_corpus(corpus: str, arrays: dict[str, dict], *, hidden: int, band, title: str):
@@ -72,24 +77,34 @@ def plot_corpus(corpus: str, arrays: dict[str, dict], *, hidden: int, band, titl
     return fig
 
 
-def plot_generated(dev_audio: dict, means: dict, *, cells: list[str], noise: float, title: str):
-    """Bars of spectral flatness and spectral distance: dev audio vs each cell's generations."""
+def plot_generated(calibration: dict, means: dict, *, cells: list[str], title: str):
+    """C4's figure: each corpus's calibrated noise scale (anchors, threshold, each cell's
+    samples), and the samples' level-matched spectral distance to the dev audio."""
     from gruvsynth import plots
 
     fig, axes = plots.new_figure(1, 2, width=11.0, height=4.4, squeeze=False)
-    flat = {c: {"dev audio": (dev_audio.get(c) or {}).get("spectral_flatness"),
-                **{plots.cell_label(cell): (means.get(c, {}).get(cell) or {}).get("spectral_flatness")
-                   for cell in cells}} for c in sorted(means)}
-    colors = {"dev audio": "gray"}
-    plots.plot_bars(flat, ax=axes[0, 0], ylabel="spectral flatness (0 tones – 1 white noise)",
-                    reference=noise, reference_label="white noise", colors=colors)
-    axes[0, 0].set_yscale("log")
-    axes[0, 0].set_title("spectral flatness (log scale)")
-    axes[0, 0].legend(fontsize="small")
-    lsd = {c: {plots.cell_label(cell): (means.get(c, {}).get(cell) or {}).get("log_spectral_distance_db")
-               for cell in cells} for c in sorted(means)}
-    plots.plot_bars(lsd, ax=axes[0, 1], ylabel="log-spectral distance to dev audio (dB)")
-    axes[0, 1].set_title("mean spectrum's distance to the dev audio's")
+    corpora = sorted(means)
+    colors = {label: color for _, label, color in ANCHORS}
+    scale = {c: {**{label: ((calibration.get(c) or {}).get("anchors", {}).get(key) or {}).get(
+        "score") for key, label, _ in ANCHORS},
+        **{plots.cell_label(cell): (means.get(c, {}).get(cell) or {}).get("noise_distance")
+           for cell in cells}} for c in corpora}
+    ax = axes[0, 0]
+    plots.plot_bars(scale, ax=ax, ylabel="noise distance (0 = stationary noise)", colors=colors)
+    for i, c in enumerate(corpora):
+        threshold = (calibration.get(c) or {}).get("threshold")
+        if threshold:
+            ax.hlines(threshold, i - 0.45, i + 0.45, colors="black", linestyles="--",
+                      label="noise-like below" if i == 0 else None)
+    ax.set_yscale("log")
+    ax.set_title("calibrated noise scale (log): below the dashed line is noise-like",
+                 fontsize="medium")
+    ax.legend(fontsize="small")
+    lsd = {c: {plots.cell_label(cell): (means.get(c, {}).get(cell) or {}).get("shape_distance_db")
+               for cell in cells} for c in corpora}
+    plots.plot_bars(lsd, ax=axes[0, 1], ylabel="level-matched spectral distance (dB)")
+    axes[0, 1].set_title("mean spectrum's distance to the dev audio's, level matched",
+                         fontsize="medium")
     axes[0, 1].legend(fontsize="small")
     fig.suptitle(title)
     return fig
@@ -98,7 +113,7 @@ def plot_generated(dev_audio: dict, means: dict, *, cells: list[str], noise: flo
 def run(settings: dict, paths: common.Paths, *, progress: bool = True,
         force: bool = False) -> dict | None:
     """Evaluate Figure 1's runs, generate the samples, write Figure 3 and the sample data."""
-    from gruvsynth import evaluation, generation, plots, report
+    from gruvsynth import evaluation, generation, noise, plots, report
 
     stage = common.Stage(paths, STAGE, common.stage_settings(settings, "fig1", "samples"))
     if stage.done() and not force:
@@ -116,12 +131,17 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
     summary = {"figure": report.FIG3, "profile": profile, "band_hz": band, "corpora": {}}
     samples = {"settings": {"seed_blocks": sm["seed_blocks"], "times": sm["times"],
                             "n_seeds": sm["n_seeds"], "seed_from": "dev", "method": "stateful"},
-               "dev_audio": {}, "means": {}, "samples": []}
+               "dev_audio": {}, "calibration": {}, "means": {}, "samples": []}
     for corpus in corpora:
         arrays, entry = {}, {"truth": {}, "cells": {}, "hidden": f1["hidden"]}
+        calibration = None
         for cell in cells:
             run_ = common.trained_run(settings, paths, corpus, cell, hidden=f1["hidden"],
                                       epochs=f1["epochs"], progress=progress)
+            if calibration is None:  # once per corpus: the same anchors judge every cell
+                common.say(f"[{STAGE}] {corpus}: calibrating the noise-likeness measure")
+                calibration = noise.calibrate(paths.corpus(corpus), seed=0)
+                common.say(noise.format_calibration(calibration))
             name = f"{corpus}-{cell}"
             common.say(f"[{STAGE}] {name}: generating {sm['n_seeds']} samples and evaluating")
             result = generation.generate_from_run(
@@ -130,7 +150,7 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
             written = result.save(samples_dir / f"{name}.wav")
             ev = evaluation.evaluate_run(run_, generate=result,
                                          out_dir=paths.out / "evaluation" / name,
-                                         progress=progress)
+                                         progress=progress, calibration=calibration)
             arrays[cell] = evaluation.load_figure3(ev["figure3"]["path"])
             entry["truth"]["outside_band"] = ev["figure3"]["outside_band_true"]
             entry["cells"][cell] = {
@@ -139,6 +159,7 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
                 "dev_loss": ev["dev_loss"], "run": common.rel(run_.path, paths.out),
                 "npz": common.rel(Path(ev["figure3"]["path"]), paths.out)}
             samples["dev_audio"][corpus] = ev["dev_audio"]
+            samples["calibration"][corpus] = ev["noise_calibration"]
             samples["means"].setdefault(corpus, {})[cell] = ev["generated"]["mean"]
             for i, (files, metrics) in enumerate(zip(written, ev["generated"]["samples"],
                                                      strict=True)):
@@ -165,19 +186,21 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
     report.write_json(fig_dir / f"{report.FIG3}.json", summary)
     report.write_json(samples_dir / report.SAMPLES_JSON, samples)
 
-    noise = report.white_noise_flatness()
-    fig = plot_generated(samples["dev_audio"], samples["means"], cells=cells, noise=noise,
+    fig = plot_generated(samples["calibration"], samples["means"], cells=cells,
                          title=f"Generated audio (blocks after the seed, mean of "
-                               f"{sm['n_seeds']} samples) vs real dev audio, hidden "
-                               f"{f1['hidden']}, profile {profile}")
+                               f"{sm['n_seeds']} samples) on each corpus's calibrated noise "
+                               f"scale, hidden {f1['hidden']}, profile {profile}")
     base = fig_dir / report.GENERATED_AUDIO
     plots.save_figure(fig, base)
-    rows = [{"corpus": c, "series": "dev audio", **samples["dev_audio"].get(c, {})}
-            for c in corpora]
+    rows = [{"corpus": c, "series": "dev audio", **samples["dev_audio"].get(c, {}),
+             "noise_distance": ((samples["calibration"].get(c) or {}).get("anchors", {})
+                                .get("music") or {}).get("score")} for c in corpora]
     rows += [{"corpus": c, "series": cell, **(samples["means"][c].get(cell) or {})}
              for c in corpora for cell in cells]
     report.write_csv(base.with_suffix(".csv"), rows, ("corpus", "series", *METRICS))
-    report.write_json(base.with_suffix(".json"), {"white_noise_flatness": noise,
+    report.write_json(base.with_suffix(".json"), {"white_noise_flatness":
+                                                  report.white_noise_flatness(),
+                                                  "calibration": samples["calibration"],
                                                   "dev_audio": samples["dev_audio"],
                                                   "means": samples["means"]})
     stage.mark(time.perf_counter() - t0)
