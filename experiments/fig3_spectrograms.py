@@ -36,8 +36,8 @@ METRICS = ("noise_distance", "noise_like", "spectral_flatness", "outside_band",
            "log_spectral_distance_db", "shape_distance_db", "rms", "clipped_share",
            "loop_free_times", "looped", "novelty_median_distance", "near_copy_share")
 #: The noise anchors drawn beside the samples (calibration key, label, colour).
-ANCHORS = (("music", "dev music", "gray"), ("corpus_noise", "corpus-shaped noise", "tan"),
-           ("white_noise", "white noise", "lightgray"))
+ANCHORS = (("music", "dev music", "dimgray"), ("corpus_noise", "corpus-shaped noise", "tan"),
+           ("white_noise", "white noise", "darkgray"))
 
 
 def plot_corpus(corpus: str, arrays: dict[str, dict], *, hidden: int, band, title: str):
@@ -82,7 +82,7 @@ def plot_generated(calibration: dict, means: dict, *, cells: list[str], title: s
     samples), and the samples' level-matched spectral distance to the dev audio."""
     from gruvsynth import plots
 
-    fig, axes = plots.new_figure(1, 2, width=11.0, height=4.4, squeeze=False)
+    fig, axes = plots.new_figure(1, 2, width=11.0, height=5.4, squeeze=False)
     corpora = sorted(means)
     colors = {label: color for _, label, color in ANCHORS}
     scale = {c: {**{label: ((calibration.get(c) or {}).get("anchors", {}).get(key) or {}).get(
@@ -99,13 +99,13 @@ def plot_generated(calibration: dict, means: dict, *, cells: list[str], title: s
     ax.set_yscale("log")
     ax.set_title("calibrated noise scale (log): below the dashed line is noise-like",
                  fontsize="medium")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3)
     lsd = {c: {plots.cell_label(cell): (means.get(c, {}).get(cell) or {}).get("shape_distance_db")
                for cell in cells} for c in corpora}
     plots.plot_bars(lsd, ax=axes[0, 1], ylabel="level-matched spectral distance (dB)")
     axes[0, 1].set_title("mean spectrum's distance to the dev audio's, level matched",
                          fontsize="medium")
-    axes[0, 1].legend(fontsize="small")
+    axes[0, 1].legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2)
     fig.suptitle(title)
     return fig
 
@@ -140,7 +140,7 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
                                       epochs=f1["epochs"], progress=progress)
             if calibration is None:  # once per corpus: the same anchors judge every cell
                 common.say(f"[{STAGE}] {corpus}: calibrating the noise-likeness measure")
-                calibration = noise.calibrate(paths.corpus(corpus), seed=0)
+                calibration = noise.calibrate(run_.corpus, seed=0)
                 common.say(noise.format_calibration(calibration))
             name = f"{corpus}-{cell}"
             common.say(f"[{STAGE}] {name}: generating {sm['n_seeds']} samples and evaluating")

@@ -1058,7 +1058,7 @@ def verdict_c4(metrics: Mapping[str, Mapping[str, Mapping]]) -> dict:
         measured[f"{corpus} level-matched spectral distance LSTM (dB)"] = lsd_lstm
         measured[f"{corpus} level-matched spectral distance GRU (dB)"] = lsd_gru
         checks.append({"check": f"{corpus}: level-matched spectral distance GRU "
-                                f"{_fmt(lsd_gru, '.1f')} dB > LSTM {_fmt(lsd_lstm, '.1f')} dB",
+                                f"{_fmt(lsd_gru, '.2f')} dB > LSTM {_fmt(lsd_lstm, '.2f')} dB",
                        "passed": None if lsd_gru is None or lsd_lstm is None
                        else lsd_gru > lsd_lstm})
     if not metrics:
