@@ -456,8 +456,9 @@ def calibrate(corpus, *, seed: int = 0, clips: int = CALIBRATION_CLIPS) -> dict:
             of the clips' :func:`noise_distance`), ``min``, ``max``, ``clips``, ``expected``
             (pass/fail anchors: ``"noise-like"`` or ``"not noise-like"``), ``verdict`` and
             ``noise_like``; ``music`` also ``noise_like_clips`` (how many dev clips alone
-            would be called noise-like); ``near_silence``: ``rms_dbfs``, ``score``,
-            ``verdict`` (``"too quiet to judge"``) and ``noise_like`` (None).
+            would be called noise-like); ``near_silence``: :func:`noise_verdict`'s
+            ``rms_dbfs``, ``noise_distance``, ``verdict`` (``"too quiet to judge"``) and
+            ``noise_like`` (None).
         ``threshold``
             ``sqrt(music score × max(corpus_noise, white_noise score))``, None when the music
             is not above both noises.
@@ -466,7 +467,8 @@ def calibrate(corpus, *, seed: int = 0, clips: int = CALIBRATION_CLIPS) -> dict:
             ``white_noise``: threshold / score.  Above 1: on the right side.
         ``separated``
             True when every margin is above 1.
-        ``quiet_dbfs``, ``seed``, ``clip_seconds``, ``frame``, ``lags``, ``band_hz``,
+
+        Also ``quiet_dbfs``, ``seed``, ``clip_seconds``, ``frame``, ``lags``, ``band_hz``,
         ``sr``, ``measure`` (``"noise_distance"``) and ``rule`` (:data:`NOISE_RULE`); and
         ``reason`` when the corpus's clips are too short for the measure (then every score is
         NaN, the threshold None and nothing is judged).
