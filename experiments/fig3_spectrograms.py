@@ -15,6 +15,9 @@ copies a training clip; claims C4 and C6 are judged on these) and a second set s
 windows (reported beside them).  Each sample gets its metrics, its distance to the nearest
 training block with a plain verdict ("near-copy of training song X from m:ss" or "new") and a
 spectrogram image of the seed and the generation with the seed's end marked.
+Samples are judged noise-like or not on a scale calibrated once per corpus
+(:func:`gruvsynth.noise.calibrate`: its anchors, threshold and margins go into
+``samples.json`` as ``calibration``).
 
 Writes ``OUT/figures/fig3_spectrograms_<corpus>.{png,svg,csv}`` (three spectrograms side by
 side, then the mean spectra with the 4–7 kHz band shaded; the CSV holds the mean spectra),
@@ -36,9 +39,12 @@ if __package__ in (None, ""):
 from experiments import common  # noqa: E402
 
 STAGE = "fig3_spectrograms"
-METRICS = ("spectral_flatness", "outside_band", "log_spectral_distance_db", "rms",
-           "clipped_share", "loop_free_times", "looped", "novelty_median_distance",
-           "near_copy_share")
+METRICS = ("noise_distance", "noise_like", "spectral_flatness", "outside_band",
+           "log_spectral_distance_db", "shape_distance_db", "rms", "clipped_share",
+           "loop_free_times", "looped", "novelty_median_distance", "near_copy_share")
+#: The noise anchors drawn beside the samples (calibration key, label, colour).
+ANCHORS = (("music", "dev music", "dimgray"), ("corpus_noise", "corpus-shaped noise", "tan"),
+           ("white_noise", "white noise", "darkgray"))
 
 
 def plot_corpus(corpus: str, arrays: dict[str, dict], *, hidden: int, band, title: str):
@@ -105,25 +111,35 @@ def sample_spectrogram(result, i: int, corpus, *, title: str):
     return fig
 
 
-def plot_generated(dev_audio: dict, means: dict, *, cells: list[str], noise: float, title: str):
-    """Bars of spectral flatness and spectral distance: dev audio vs each cell's generations."""
+def plot_generated(calibration: dict, means: dict, *, cells: list[str], title: str):
+    """C4's figure: each corpus's calibrated noise scale (anchors, threshold, each cell's
+    samples), and the samples' level-matched spectral distance to the dev audio."""
     from gruvsynth import plots
 
-    fig, axes = plots.new_figure(1, 2, width=11.0, height=4.4, squeeze=False)
-    flat = {c: {"dev audio": (dev_audio.get(c) or {}).get("spectral_flatness"),
-                **{plots.cell_label(cell): (means.get(c, {}).get(cell) or {}).get("spectral_flatness")
-                   for cell in cells}} for c in sorted(means)}
-    colors = {"dev audio": "gray"}
-    plots.plot_bars(flat, ax=axes[0, 0], ylabel="spectral flatness (0 tones – 1 white noise)",
-                    reference=noise, reference_label="white noise", colors=colors)
-    axes[0, 0].set_yscale("log")
-    axes[0, 0].set_title("spectral flatness (log scale)")
-    axes[0, 0].legend(fontsize="small")
-    lsd = {c: {plots.cell_label(cell): (means.get(c, {}).get(cell) or {}).get("log_spectral_distance_db")
-               for cell in cells} for c in sorted(means)}
-    plots.plot_bars(lsd, ax=axes[0, 1], ylabel="log-spectral distance to dev audio (dB)")
-    axes[0, 1].set_title("mean spectrum's distance to the dev audio's")
-    axes[0, 1].legend(fontsize="small")
+    fig, axes = plots.new_figure(1, 2, width=11.0, height=5.4, squeeze=False)
+    corpora = sorted(means)
+    colors = {label: color for _, label, color in ANCHORS}
+    scale = {c: {**{label: ((calibration.get(c) or {}).get("anchors", {}).get(key) or {}).get(
+        "score") for key, label, _ in ANCHORS},
+        **{plots.cell_label(cell): (means.get(c, {}).get(cell) or {}).get("noise_distance")
+           for cell in cells}} for c in corpora}
+    ax = axes[0, 0]
+    plots.plot_bars(scale, ax=ax, ylabel="noise distance (0 = stationary noise)", colors=colors)
+    for i, c in enumerate(corpora):
+        threshold = (calibration.get(c) or {}).get("threshold")
+        if threshold:
+            ax.hlines(threshold, i - 0.45, i + 0.45, colors="black", linestyles="--",
+                      label="noise-like below" if i == 0 else None)
+    ax.set_yscale("log")
+    ax.set_title("calibrated noise scale (log): below the dashed line is noise-like",
+                 fontsize="medium")
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3)
+    lsd = {c: {plots.cell_label(cell): (means.get(c, {}).get(cell) or {}).get("shape_distance_db")
+               for cell in cells} for c in corpora}
+    plots.plot_bars(lsd, ax=axes[0, 1], ylabel="level-matched spectral distance (dB)")
+    axes[0, 1].set_title("mean spectrum's distance to the dev audio's, level matched",
+                         fontsize="medium")
+    axes[0, 1].legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2)
     fig.suptitle(title)
     return fig
 
@@ -131,7 +147,7 @@ def plot_generated(dev_audio: dict, means: dict, *, cells: list[str], noise: flo
 def run(settings: dict, paths: common.Paths, *, progress: bool = True,
         force: bool = False) -> dict | None:
     """Evaluate Figure 1's runs, generate the samples, write Figure 3 and the sample data."""
-    from gruvsynth import evaluation, generation, plots, report
+    from gruvsynth import evaluation, generation, noise, plots, report
 
     stage = common.Stage(paths, STAGE, common.stage_settings(settings, "fig1", "samples"))
     if stage.done() and not force:
@@ -151,9 +167,11 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
     samples = {"settings": {"seed_blocks": sm["seed_blocks"], "times": sm["times"],
                             "n_seeds": sm["n_seeds"], "seed_from": "train", "method": "stateful",
                             "protocols": PROTOCOLS, "run_seed": seeds[0]},
-               "dev_audio": {}, "means": {}, "means_dev": {}, "samples": []}
+               "dev_audio": {}, "calibration": {}, "means": {}, "means_dev": {},
+               "samples": []}
     for corpus in corpora:
         arrays, entry = {}, {"truth": {}, "cells": {}, "hidden": f1["hidden"]}
+        calibration = None
         for cell in cells:
             shares = []
             for seed in seeds[1:]:  # the other replicates: Figure 3's data only
@@ -165,6 +183,10 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
                 shares.append(ev["figure3"]["outside_band_pred"])
             run_ = common.trained_run(settings, paths, corpus, cell, hidden=f1["hidden"],
                                       epochs=f1["epochs"], seed=seeds[0], progress=progress)
+            if calibration is None:  # once per corpus: the same anchors judge every cell
+                common.say(f"[{STAGE}] {corpus}: calibrating the noise-likeness measure")
+                calibration = noise.calibrate(run_.corpus, seed=0)
+                common.say(noise.format_calibration(calibration))
             name = f"{corpus}-{cell}"
             for protocol in PROTOCOLS:
                 common.say(f"[{STAGE}] {name}: {sm['n_seeds']} samples ({PROTOCOLS[protocol]})")
@@ -175,7 +197,7 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
                 stem = name if protocol == "train" else f"{name}-devseed"
                 written = result.save(samples_dir / f"{stem}.wav")
                 ev = evaluation.evaluate_run(
-                    run_, generate=result, progress=progress,
+                    run_, generate=result, progress=progress, calibration=calibration,
                     out_dir=paths.out / "evaluation" / (name if protocol == "train"
                                                         else f"{name}-devseed"))
                 key = "means" if protocol == "train" else "means_dev"
@@ -210,6 +232,7 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
                         "dev_loss": ev["dev_loss"], "run": common.rel(run_.path, paths.out),
                         "npz": common.rel(Path(ev["figure3"]["path"]), paths.out)}
                     samples["dev_audio"][corpus] = ev["dev_audio"]
+                    samples["calibration"][corpus] = ev["noise_calibration"]
         stem = f"{report.FIG3}_{corpus}"
         entry["figure"] = f"{report.FIGURES_DIR}/{stem}.png"
         summary["corpora"][corpus] = entry
@@ -226,19 +249,21 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
     report.write_json(fig_dir / f"{report.FIG3}.json", summary)
     report.write_json(samples_dir / report.SAMPLES_JSON, samples)
 
-    noise = report.white_noise_flatness()
-    fig = plot_generated(samples["dev_audio"], samples["means"], cells=cells, noise=noise,
+    fig = plot_generated(samples["calibration"], samples["means"], cells=cells,
                          title=f"Generated audio (blocks after the seed, mean of "
-                               f"{sm['n_seeds']} samples) vs real dev audio, hidden "
-                               f"{f1['hidden']}, profile {profile}")
+                               f"{sm['n_seeds']} samples) on each corpus's calibrated noise "
+                               f"scale, hidden {f1['hidden']}, profile {profile}")
     base = fig_dir / report.GENERATED_AUDIO
     plots.save_figure(fig, base)
-    rows = [{"corpus": c, "series": "dev audio", **samples["dev_audio"].get(c, {})}
-            for c in corpora]
+    rows = [{"corpus": c, "series": "dev audio", **samples["dev_audio"].get(c, {}),
+             "noise_distance": ((samples["calibration"].get(c) or {}).get("anchors", {})
+                                .get("music") or {}).get("score")} for c in corpora]
     rows += [{"corpus": c, "series": cell, **(samples["means"][c].get(cell) or {})}
              for c in corpora for cell in cells]
     report.write_csv(base.with_suffix(".csv"), rows, ("corpus", "series", *METRICS))
-    report.write_json(base.with_suffix(".json"), {"white_noise_flatness": noise,
+    report.write_json(base.with_suffix(".json"), {"white_noise_flatness":
+                                                  report.white_noise_flatness(),
+                                                  "calibration": samples["calibration"],
                                                   "dev_audio": samples["dev_audio"],
                                                   "means": samples["means"]})
     stage.mark(time.perf_counter() - t0)

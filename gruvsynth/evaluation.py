@@ -17,10 +17,13 @@ and stands in for that judgement:
   for the true next blocks and for the predictions, and each is averaged over time too (a mean
   spectrum).
 * **Audio metrics** of generated audio and of real dev audio: :func:`spectral_flatness` (white
-  noise → 1, a tone → 0; the paper heard its GRU's output as "primarily white noise"),
-  :func:`energy_outside_band` (the paper saw GRU activations outside 4–7 kHz),
-  :func:`log_spectral_distance` to the dev set's mean spectrum, :func:`rms` and
-  :func:`clipped_share`.
+  noise → 1, a tone → 0), :func:`energy_outside_band` (the paper saw GRU activations outside
+  4–7 kHz), :func:`log_spectral_distance` to the dev set's mean spectrum (level included, and
+  level matched: the spectral shape only), :func:`rms` and :func:`clipped_share`.
+* **Noise-likeness** (the paper heard its GRU's output as "primarily white noise"): the noise
+  distance and its verdict, calibrated on anchors made from each corpus — its dev music,
+  corpus-shaped noise, white noise, a chord — by :mod:`gruvsynth.noise` (plain spectral
+  flatness cannot tell noise shaped by the corpus's statistics from its music).
 * **Loops** (:func:`detect_loop`): the paper's "generation loops", where the output gets stuck
   repeating itself; reported as the first block of the loop and the loop-free length as a
   multiple of the seed (the paper found about 3× loop-free).
@@ -29,7 +32,9 @@ and stands in for that judgement:
   copies of the original songs".
 
 :func:`evaluate_run` does all of it for a run folder and :func:`format_table` prints a short
-table; ``gruvsynth evaluate RUN_DIR`` is the command.
+table; ``gruvsynth evaluate RUN_DIR`` is the command.  :func:`evaluate_audio` measures any audio
+files against a corpus (every audio metric and the noise-likeness verdict) and
+:func:`format_audio_table` prints them: ``gruvsynth evaluate --audio FILE... --corpus DIR``.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ import numpy as np
 import scipy.signal
 
 from gruvsynth import features as feats
+from gruvsynth import noise
 from gruvsynth.errors import CorpusError, ParameterError
 from gruvsynth.fileio import atomic_path, check_writable_folder, write_json_atomic
 
@@ -78,6 +84,10 @@ __all__ = [
     "load_figure3",
     "evaluate_run",
     "format_table",
+    "AUDIO_ROWS",
+    "dev_reference",
+    "evaluate_audio",
+    "format_audio_table",
 ]
 
 #: The band the paper's LSTM concentrated its energy in (Hz); its GRU had "far greater
@@ -264,13 +274,17 @@ def log_spectral_distance(
     *,
     block: int | None = None,
     floor_db: float = -100.0,
+    match_level: bool = False,
 ) -> float:
     """Log-spectral distance (dB) between the mean spectrum of ``audio`` and a reference.
 
     ``sqrt(mean_k (20 log10(A_k / R_k))²)`` over the bins ``k``, where ``A`` is
     :func:`mean_spectrum` of ``audio`` and ``R`` the reference (e.g. the dev set's mean
-    spectrum); both are floored at ``floor_db`` below the reference's peak.  Level differences
-    count: a copy of the reference played 6 dB softer is 6 dB away.
+    spectrum); both are floored at ``floor_db`` below the reference's peak.  By default level
+    differences count: a copy of the reference played 6 dB softer is 6 dB away.  With
+    ``match_level=True`` only the spectral *shape* counts: ``A`` is first scaled to the
+    reference's energy, ``A · sqrt(Σ R² / Σ A²)`` (equal RMS), so the distance does not depend
+    on the audio's level (the softer copy is 0 dB away).
 
     Parameters
     ----------
@@ -282,11 +296,13 @@ def log_spectral_distance(
         paper's 5,513 bins).
     floor_db : float
         Floor relative to the reference's peak.
+    match_level : bool
+        Match the audio's energy to the reference's before comparing (see above).
 
     Returns
     -------
     distance : float
-        In dB (0 for identical spectra).
+        In dB (0 for identical spectra); NaN for silent audio with ``match_level``.
     """
     ref = np.asarray(reference, dtype=np.float64)
     if ref.ndim != 1 or ref.size < 2 or not np.all(np.isfinite(ref)) or np.any(ref < 0):
@@ -299,6 +315,11 @@ def log_spectral_distance(
     peak = ref.max()
     if peak <= 0:
         raise ParameterError("reference spectrum is all zeros")
+    if match_level:
+        energy = float(np.sum(spec**2))
+        if energy <= 0:
+            return float("nan")
+        spec = spec * math.sqrt(float(np.sum(ref**2)) / energy)
     floor = peak * 10 ** (floor_db / 20)
     diff = 20 * np.log10(np.maximum(spec, floor) / np.maximum(ref, floor))
     return float(np.sqrt(np.mean(diff**2)))
@@ -345,6 +366,7 @@ def audio_metrics(
     band: tuple[float, float] = BAND,
     reference: np.ndarray | None = None,
     block: int | None = None,
+    calibration: dict | None = None,
 ) -> dict:
     """Every audio metric of one waveform.
 
@@ -357,12 +379,17 @@ def audio_metrics(
         Mean spectrum for :func:`log_spectral_distance` (left out when ``None``).
     block : int, optional
         Block size for the distance.
+    calibration : dict, optional
+        A corpus's noise calibration (:func:`gruvsynth.noise.calibrate`): with it, the
+        noise-likeness verdict (:func:`gruvsynth.noise.noise_verdict`) is added.
 
     Returns
     -------
     dict
-        ``spectral_flatness``, ``outside_band``, ``rms``, ``clipped_share`` and, with a
-        reference, ``log_spectral_distance_db``.
+        ``spectral_flatness``, ``outside_band``, ``rms``, ``clipped_share``; with a reference
+        ``log_spectral_distance_db`` (level included) and ``shape_distance_db`` (level
+        matched, ``match_level=True``); with a calibration ``noise_distance``, ``rms_dbfs``,
+        ``noise_like`` (True, False or None) and ``noise_verdict`` (the verdict's words).
     """
     out = {
         "spectral_flatness": spectral_flatness(audio),
@@ -372,6 +399,13 @@ def audio_metrics(
     }
     if reference is not None:
         out["log_spectral_distance_db"] = log_spectral_distance(audio, reference, block=block)
+        out["shape_distance_db"] = log_spectral_distance(audio, reference, block=block,
+                                                         match_level=True)
+    if calibration is not None:
+        verdict = noise.noise_verdict(audio, calibration, sr=sr)
+        out.update({"noise_distance": verdict["noise_distance"],
+                    "rms_dbfs": verdict["rms_dbfs"], "noise_like": verdict["noise_like"],
+                    "noise_verdict": verdict["verdict"]})
     return out
 
 
@@ -1024,6 +1058,7 @@ def evaluate_run(
     batch_size: int = 5,
     band: tuple[float, float] = BAND,
     progress: bool = True,
+    calibration: dict | None = None,
 ) -> dict:
     """Evaluate a run folder: dev loss, Figure 3, dev and generated audio, loops, novelty.
 
@@ -1050,6 +1085,9 @@ def evaluate_run(
         Band for the outside-band energy (Hz).
     progress : bool
         Show progress bars.
+    calibration : dict, optional
+        The corpus's noise calibration (:func:`gruvsynth.noise.calibrate`); computed from the
+        run's corpus (seed 0) when generated audio is measured and none is given.
 
     Returns
     -------
@@ -1061,8 +1099,10 @@ def evaluate_run(
         and predicted mean spectra, and their log-spectral distance), ``dev_audio`` (audio
         metrics of the real dev clips, averaged), ``generated`` (settings, per-sample metrics
         ``samples`` — audio metrics of the blocks after the seed, ``loop``
-        (:func:`detect_loop`), ``novelty`` summary (:func:`novelty`) — and their ``mean``), or
-        ``None`` when not generated.
+        (:func:`detect_loop`), ``novelty`` summary (:func:`novelty`), the noise-likeness
+        verdict (:func:`audio_metrics` with the calibration) — and their ``mean``, where
+        ``noise_like`` is the share of the judged samples that are noise-like), or ``None``
+        when not generated; ``noise_calibration`` (the calibration used, or ``None``).
     """
     from gruvsynth import generation
 
@@ -1107,6 +1147,7 @@ def evaluate_run(
         "dev_audio": dev["reference"],
         "band_hz": list(band),
         "generated": None,
+        "noise_calibration": calibration,
     }
 
     if generate is not False and generate is not None:
@@ -1118,13 +1159,17 @@ def evaluate_run(
             if isinstance(generate, dict):
                 kwargs.update(generate)
             result = generation.generate_from_run(run, **kwargs)
+        if calibration is None:
+            calibration = noise.calibrate(corpus)
+            results["noise_calibration"] = calibration
         seed_blocks = int(result.settings["seed_blocks"])
         new_from = seed_blocks - 1  # the first block that follows the seed (see generation)
         samples = []
         for i in range(result.blocks.shape[0]):
             audio = result.audio[i][new_from * block:]
             metrics = audio_metrics(audio, sr=sr, band=band,
-                                    reference=dev["reference_spectrum"], block=block)
+                                    reference=dev["reference_spectrum"], block=block,
+                                    calibration=calibration)
             loop = detect_loop(result.blocks[i], seed_blocks=seed_blocks)
             nov = novelty(result.blocks[i][new_from:], corpus)
             metrics["loop"] = loop
@@ -1137,9 +1182,9 @@ def evaluate_run(
                  "looped": float(s["loop"]["looped"]),
                  "novelty_median_distance": s["novelty"]["median_distance"],
                  "near_copy_share": s["novelty"]["near_copy_share"]} for s in samples]
-        keys = ("spectral_flatness", "outside_band", "log_spectral_distance_db", "rms",
-                "clipped_share", "loop_free_times", "looped", "novelty_median_distance",
-                "near_copy_share")
+        keys = ("spectral_flatness", "outside_band", "log_spectral_distance_db",
+                "shape_distance_db", "noise_distance", "noise_like", "rms", "clipped_share",
+                "loop_free_times", "looped", "novelty_median_distance", "near_copy_share")
         results["generated"] = {
             "settings": {k: v for k, v in result.settings.items()},
             "samples": samples,
@@ -1206,9 +1251,16 @@ def format_table(results: dict) -> str:
         ("spectral flatness", "spectral_flatness", ".3f"),
         (f"energy outside {band_txt}", "outside_band", ".3f"),
         ("distance to dev spectrum (dB)", "log_spectral_distance_db", ".2f"),
+        ("  the same, level matched (dB)", "shape_distance_db", ".2f"),
         ("RMS", "rms", ".4f"),
         ("clipped share", "clipped_share", ".4f"),
+        ("noise distance", "noise_distance", ".3g"),
+        ("share of samples noise-like", "noise_like", ".2f"),
     ]
+    calibration = results.get("noise_calibration")
+    if calibration:
+        music = ((calibration.get("anchors") or {}).get("music") or {}).get("score")
+        dev = {**dev, "noise_distance": music}
     head = f"{'metric':32} {'dev audio':>10} {'generated':>10}"
     lines += ["", head, "-" * len(head)]
     for label, key, spec in rows:
@@ -1227,4 +1279,168 @@ def format_table(results: dict) -> str:
         lines.append(f"(generated: {n} sample(s), seed {s.get('seed_blocks')} blocks + "
                      f"{s.get('iterations')} iterations, {s.get('method')}; audio metrics on "
                      "the blocks after the seed)")
+    if calibration:
+        lines += ["", noise.format_calibration(calibration)]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Any audio files against a corpus
+# --------------------------------------------------------------------------------------------
+
+#: The per-file metrics of :func:`evaluate_audio`: key, label, format.
+AUDIO_ROWS = (
+    ("verdict", "noise-likeness", "s"),
+    ("noise_distance", "noise distance", ".3g"),
+    ("rms_dbfs", "RMS (dBFS)", ".1f"),
+    ("flatness", "spectral flatness", ".3g"),
+    ("outside_band", "energy outside 4-7 kHz", ".3f"),
+    ("log_spectral_distance_db", "distance to dev spectrum (dB)", ".2f"),
+    ("shape_distance_db", "  the same, level matched (dB)", ".2f"),
+    ("rms", "RMS", ".4g"),
+    ("clipped_share", "clipped share", ".4f"),
+)
+
+
+def dev_reference(corpus, *, band: tuple[float, float] = BAND) -> dict:
+    """The dev set's mean spectrum and its audio metrics, one dev clip at a time.
+
+    Parameters
+    ----------
+    corpus : gruvsynth.corpus.Corpus
+    band : (float, float)
+
+    Returns
+    -------
+    dict
+        ``spectrum`` (np.ndarray [shape=(N // 2 + 1,)]: mean magnitude of every dev block,
+        as :func:`dev_pass`'s ``reference_spectrum``) and ``metrics`` (:func:`audio_metrics`
+        of each dev clip, averaged).
+    """
+    inputs, _ = corpus.clips("dev")
+    if len(inputs) == 0:
+        raise CorpusError(f"{corpus.path}: no dev clips to compare with")
+    rep, block, sr = corpus.representation, int(corpus.block), int(corpus.sr)
+    total = np.zeros(block // 2 + 1)
+    count = 0
+    ref = {"spectral_flatness": [], "outside_band": [], "rms": [], "clipped_share": []}
+    for clip in inputs:
+        raw = corpus.denormalise(clip)
+        total += feats.magnitudes(raw, representation=rep).sum(axis=0)
+        count += raw.shape[0]
+        audio = feats.to_audio(raw, representation=rep, block=block)
+        for key, value in audio_metrics(audio, sr=sr, band=band).items():
+            ref[key].append(value)
+    return {"spectrum": total / count,
+            "metrics": {k: float(np.nanmean(v)) if np.any(np.isfinite(v)) else float("nan")
+                        for k, v in ref.items()}}
+
+
+def evaluate_audio(
+    files: Iterable,
+    corpus,
+    *,
+    json_path=None,
+    seed: int = 0,
+    band: tuple[float, float] = BAND,
+) -> dict:
+    """Every audio metric of audio files against a corpus, with the noise-likeness verdict.
+
+    Each file is decoded with :func:`gruvsynth.audio.load` at the corpus's sample rate (a bad
+    file raises its one-line :class:`~gruvsynth.errors.AudioError` before any work).  The
+    corpus gives the reference spectrum (every dev block) and the noise calibration
+    (:func:`gruvsynth.noise.calibrate`, seeded by ``seed``).
+
+    Parameters
+    ----------
+    files : iterable of str or os.PathLike
+        Audio files (anything ffmpeg reads).
+    corpus : gruvsynth.corpus.Corpus or str or os.PathLike
+        An open corpus or its folder.
+    json_path : str or os.PathLike, optional
+        Write the per-file results there as a JSON list.
+    seed : int
+        Seed of the calibration's anchors.
+    band : (float, float)
+        Band of the outside-band energy (Hz).
+
+    Returns
+    -------
+    results : dict
+        ``files``: one JSON-ready dict per file with ``file``, ``seconds``, ``noise_like``
+        (True, False, or None with ``verdict`` ``"too quiet to judge"``, ``"too short to
+        judge"`` or not calibrated), ``verdict``, ``noise_distance``, ``noise_threshold``,
+        ``rms_dbfs``, ``flatness`` (:func:`spectral_flatness`), ``outside_band``,
+        ``log_spectral_distance_db``, ``shape_distance_db``, ``rms``, ``clipped_share``,
+        ``corpus``; ``dev_audio`` (the dev clips' metrics, averaged, with the music anchor's
+        ``noise_distance``); ``calibration``; ``json`` (the path written, or None).
+    """
+    from gruvsynth.audio import load
+    from gruvsynth.corpus import Corpus, open_corpus
+
+    files = [Path(f) for f in files]
+    if not files:
+        raise ParameterError("no audio files to evaluate")
+    if json_path is not None:
+        check_writable_folder(Path(json_path).parent)
+    opened = not isinstance(corpus, Corpus)
+    corpus = open_corpus(corpus) if opened else corpus
+    try:
+        sr, block = int(corpus.sr), int(corpus.block)
+        decoded = [(path, load(path, sr=sr)) for path in files]
+        calibration = noise.calibrate(corpus, seed=seed)
+        reference = dev_reference(corpus, band=band)
+        corpus_path = os.fspath(corpus.path)
+    finally:
+        if opened:
+            corpus.close()
+    rows = []
+    for path, audio in decoded:
+        m = audio_metrics(audio, sr=sr, band=band, reference=reference["spectrum"], block=block,
+                          calibration=calibration)
+        rows.append(_clean({
+            "file": os.fspath(path), "seconds": audio.size / sr, "noise_like": m["noise_like"],
+            "verdict": m["noise_verdict"], "noise_distance": m["noise_distance"],
+            "noise_threshold": calibration["threshold"], "rms_dbfs": m["rms_dbfs"],
+            "flatness": m["spectral_flatness"], "outside_band": m["outside_band"],
+            "log_spectral_distance_db": m["log_spectral_distance_db"],
+            "shape_distance_db": m["shape_distance_db"], "rms": m["rms"],
+            "clipped_share": m["clipped_share"], "corpus": corpus_path}))
+    if json_path is not None:
+        write_json_atomic(json_path, rows)
+    music = calibration["anchors"]["music"]["score"]
+    level = reference["metrics"]["rms"]
+    dev = {"flatness": reference["metrics"]["spectral_flatness"], "noise_distance": music,
+           "rms_dbfs": 20 * math.log10(level) if level > 0 else None,
+           **{k: v for k, v in reference["metrics"].items() if k != "spectral_flatness"}}
+    return {"files": rows, "dev_audio": _clean(dev), "calibration": _clean(calibration),
+            "json": None if json_path is None else os.fspath(json_path)}
+
+
+def format_audio_table(results: dict) -> str:
+    """A plain-text table of :func:`evaluate_audio`'s results: one column per file.
+
+    Parameters
+    ----------
+    results : dict
+
+    Returns
+    -------
+    str
+    """
+    files = results.get("files") or []
+    dev = results.get("dev_audio") or {}
+    heads = ["dev audio"] + [f"[{i + 1}]" for i in range(len(files))]
+    table = []
+    for key, label, spec in AUDIO_ROWS:
+        cells = [dev.get(key) if key != "verdict" else None] + [f.get(key) for f in files]
+        table.append((label, ["-" if v is None else (str(v) if spec == "s" else _fmt(v, spec))
+                              for v in cells]))
+    width = 2 + max(len(t) for _, row in table for t in [*row, *heads])
+    lines = [f"{'metric':32}" + "".join(f"{h:>{width}}" for h in heads)]
+    lines.append("-" * len(lines[0]))
+    lines += [f"{label:32}" + "".join(f"{t:>{width}}" for t in row) for label, row in table]
+    lines.append("")
+    lines += [f"[{i + 1}] {f['file']} ({f['seconds']:.1f} s)" for i, f in enumerate(files)]
+    lines += ["", noise.format_calibration(results.get("calibration") or {})]
     return "\n".join(lines)

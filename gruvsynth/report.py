@@ -36,8 +36,13 @@ The JSON formats (all keys required unless marked optional):
     (:func:`gruvsynth.evaluation.baseline_losses` of each corpus)
 ``samples/samples.json``
     ``{"dev_audio": {corpus: {"spectral_flatness", "outside_band", ...}},
-    "samples": [{"corpus", "cell", "hidden", "wav", "seed_wav", "metrics": {...}, "seed"}],
-    "means": {corpus: {cell: {"spectral_flatness", "log_spectral_distance_db", ...}}}}``
+    "calibration": {corpus: {"anchors": {"music", "corpus_noise", "white_noise", "chord",
+    "phase_randomised": {"score", "min", "max", "verdict", ...}, "near_silence": {"rms_dbfs",
+    "verdict"}}, "threshold", "margins": {anchor: factor}, "separated", ...}},
+    "samples": [{"corpus", "cell", "hidden", "wav", "seed_wav", "metrics": {...,
+    "noise_distance", "noise_like", "noise_verdict"}, "seed"}],
+    "means": {corpus: {cell: {"spectral_flatness", "shape_distance_db", "noise_like", ...}}}}``
+    (``calibration``: :func:`gruvsynth.noise.calibrate` of each corpus)
 ``generation_length.json``
     ``{"rows": [{"corpus", "cell", "seed_blocks", "sample", "times", "looped", ...}], ...}``
 
@@ -320,6 +325,17 @@ class _MapOf:
 
 
 _HISTORY = [{"epoch": NUMBER, "loss": NUMBER, "dev_loss": NUMBER}]
+_ANCHOR = {"score": NUMBER, "min": NUMBER, "max": NUMBER, "verdict": STRING}
+#: A corpus's noise calibration (:func:`gruvsynth.noise.calibrate`).
+_CALIBRATION = {"anchors!": {"music!": _ANCHOR, "corpus_noise!": _ANCHOR,
+                             "white_noise!": _ANCHOR, "chord!": _ANCHOR,
+                             "phase_randomised": _ANCHOR,
+                             "near_silence": {"rms_dbfs": NUMBER, "verdict": STRING}},
+                "threshold!": NUMBER, "margins!": _MapOf(NUMBER), "separated!": ANY,
+                "quiet_dbfs": NUMBER}
+#: A generated sample's metrics: any keys; these, when present, of these kinds.
+_SAMPLE_METRICS_SHAPE = {"noise_distance": NUMBER, "noise_verdict": STRING,
+                         "noise_like": ANY, "rms_dbfs": NUMBER, "shape_distance_db": NUMBER}
 _RUN = {"corpus!": STRING, "cell!": STRING, "hidden": INTEGER, "layers": INTEGER,
         "epochs": INTEGER, "seed": INTEGER, "history": _HISTORY}
 _METRICS = _MapOf(ANY)
@@ -337,10 +353,11 @@ SCHEMAS = {
         "figure": ANY})},
     SAMPLES_JSON: {"dev_audio": _MapOf(_METRICS), "means": _MapOf(_MapOf(_METRICS)),
                    "means_dev": _MapOf(_MapOf(_METRICS)), "settings": _MapOf(ANY),
+                   "calibration": _MapOf(_CALIBRATION),
                    "samples": [{"corpus!": STRING, "cell!": STRING, "hidden": ANY,
                                 "protocol": STRING, "spectrogram": STRING, "copy": ANY,
-                                "wav": STRING, "seed_wav": STRING, "metrics": _METRICS,
-                                "seed": _MapOf(ANY)}]},
+                                "wav": STRING, "seed_wav": STRING,
+                                "metrics": _SAMPLE_METRICS_SHAPE, "seed": _MapOf(ANY)}]},
     GENERATION_LENGTH: {"rows": [{"corpus!": STRING, "cell!": STRING, "times": NUMBER,
                                   "looped": ANY}]},
     REPRODUCTION_JSON: {"host": _MapOf(ANY), "stages": [_MapOf(ANY)]},
@@ -1046,56 +1063,110 @@ def white_noise_flatness() -> float:
     return _NOISE_FLATNESS
 
 
-def verdict_c4(metrics: Mapping[str, Mapping[str, Mapping[str, float]]], *,
-               noise_flatness: float | None = None) -> dict:
-    """C4: the GRU's generations are noise-like, the LSTM's are not.
+def _noise_share(m: Mapping) -> tuple[float | None, int]:
+    """Share of a cell's judged samples that are noise-like, and how many were judged."""
+    per_sample = m.get("noise_like_samples")
+    if per_sample is not None:
+        judged = [bool(v) for v in per_sample if v is not None]
+        return (sum(judged) / len(judged) if judged else None), len(judged)
+    share = m.get("noise_like")
+    if isinstance(share, bool):
+        share = float(share)
+    return (float(share) if isinstance(share, (int, float)) else None), 0
+
+
+def _calibration_text(corpus: str, cal: Mapping | None) -> str:
+    if not cal:
+        return f"{corpus}: no calibration"
+    a, m = cal.get("anchors") or {}, cal.get("margins") or {}
+
+    def score(name):
+        return _fmt((a.get(name) or {}).get("score"), ".3g")
+
+    def margin(name):
+        return f"×{_fmt(m.get(name), '.2g')}"
+
+    return (f"{corpus}: dev music {score('music')}, corpus-shaped noise "
+            f"{score('corpus_noise')}, white noise {score('white_noise')}, chord "
+            f"{score('chord')}; threshold {_fmt(cal.get('threshold'), '.3g')}; margins "
+            f"{margin('music')} music, {margin('corpus_noise')} corpus-shaped noise, "
+            f"{margin('white_noise')} white noise, {margin('chord')} chord"
+            + ("" if cal.get("separated") else " (NOT separated: no verdict)"))
+
+
+def verdict_c4(metrics: Mapping[str, Mapping[str, Mapping]]) -> dict:
+    """C4: the GRU's generations are noise-like, the LSTM's are not (calibrated per corpus).
 
     Parameters
     ----------
     metrics : mapping
-        ``{corpus: {"dev": {...}, "lstm": {...}, "gru": {...}}}``, each a dict of audio metrics
-        with ``spectral_flatness`` and ``log_spectral_distance_db`` (``dev``: the real dev
-        audio's, only ``spectral_flatness`` is used); generated metrics are the means over
-        the samples, measured on the blocks after the seed.
-    noise_flatness : float, optional
-        White noise's flatness (default :func:`white_noise_flatness`).
+        ``{corpus: {"calibration": {...}, "lstm": {...}, "gru": {...}}}``: ``calibration``
+        from :func:`gruvsynth.noise.calibrate` on the corpus (``anchors``, ``threshold``,
+        ``margins``, ``separated``); each cell's dict holds ``noise_like_samples`` (each
+        generated sample's verdict: True, False or None for too quiet / too short) — or,
+        without it, ``noise_like``, the share of noise-like samples — and
+        ``shape_distance_db`` (the level-matched log-spectral distance to the dev set's mean
+        spectrum, mean over the samples); all measured on the blocks after the seed.
 
     Returns
     -------
     dict
         The claim row (see :func:`verdict_c1`).
     """
-    noise = white_noise_flatness() if noise_flatness is None else float(noise_flatness)
-    rule = ("Audio counts as noise-like when its spectral flatness is above the midpoint between "
-            f"the corpus's real dev audio and white noise (flatness {noise:.3f}). For each "
-            "corpus: check 1 passes when the GRU's generations are noise-like; check 2 passes "
-            "when the LSTM's are not; check 3 passes when the GRU's generations are further "
-            "from the dev set's mean spectrum (log-spectral distance, dB) than the LSTM's. "
-            "Each fails otherwise.")
-    checks, measured = [], {"white noise flatness": noise}
+    from gruvsynth.noise import NOISE_RULE
+
+    cals = [_calibration_text(c, (metrics[c] or {}).get("calibration")) for c in sorted(metrics)]
+    rule = (f"{NOISE_RULE} For each corpus whose calibration separates its anchors: check 1 "
+            "passes when more than half of the GRU's judged samples are noise-like and fails "
+            "when fewer than half are; check 2 passes when fewer than half of the LSTM's are "
+            "and fails when more than half are (undecided at exactly half, or when no sample "
+            "was judged: all too quiet or too short). Check 3 passes when the GRU's "
+            "generations are further than the LSTM's from the dev set's mean spectrum after "
+            "matching their level to it (level-matched log-spectral distance, dB; mean over the "
+            "samples), and fails otherwise. Calibration (noise distance of each anchor, median "
+            "over 10 s clips; margin: the factor by which the anchor lies on its side of the "
+            "threshold): " + ("; ".join(cals) if cals else "none") + ".")
+    checks, measured = [], {}
     for corpus in sorted(metrics):
-        m = metrics[corpus]
-        dev = (m.get("dev") or {}).get("spectral_flatness")
-        gru = (m.get(GRU) or {}).get("spectral_flatness")
-        lstm = (m.get(LSTM) or {}).get("spectral_flatness")
-        lsd_gru = (m.get(GRU) or {}).get("log_spectral_distance_db")
-        lsd_lstm = (m.get(LSTM) or {}).get("log_spectral_distance_db")
-        threshold = None if dev is None else (float(dev) + noise) / 2
-        measured[f"{corpus} flatness dev audio"] = dev
-        measured[f"{corpus} flatness LSTM"] = lstm
-        measured[f"{corpus} flatness GRU"] = gru
-        measured[f"{corpus} noise-like threshold"] = threshold
-        measured[f"{corpus} spectral distance LSTM (dB)"] = lsd_lstm
-        measured[f"{corpus} spectral distance GRU (dB)"] = lsd_gru
-        checks.append({"check": f"{corpus}: GRU flatness {_fmt(gru, '.3f')} > "
-                                f"{_fmt(threshold, '.3f')} (noise-like)",
-                       "passed": None if gru is None or threshold is None else gru > threshold})
-        checks.append({"check": f"{corpus}: LSTM flatness {_fmt(lstm, '.3f')} <= "
-                                f"{_fmt(threshold, '.3f')} (not noise-like)",
-                       "passed": None if lstm is None or threshold is None
-                       else lstm <= threshold})
-        checks.append({"check": f"{corpus}: spectral distance GRU {_fmt(lsd_gru, '.1f')} dB > "
-                                f"LSTM {_fmt(lsd_lstm, '.1f')} dB",
+        m = metrics[corpus] or {}
+        cal = m.get("calibration") or {}
+        anchors = cal.get("anchors") or {}
+        for name, label in (("music", "dev music"), ("corpus_noise", "corpus-shaped noise"),
+                            ("white_noise", "white noise"), ("chord", "chord")):
+            measured[f"{corpus} noise distance {label}"] = (anchors.get(name) or {}).get("score")
+        measured[f"{corpus} noise-like threshold"] = cal.get("threshold")
+        for name, value in (cal.get("margins") or {}).items():
+            measured[f"{corpus} margin {name}"] = value
+        calibrated = bool(cal.get("separated")) and cal.get("threshold") is not None
+        why = ("no calibration" if not cal else
+               "the calibration did not separate its anchors" if not calibrated else "")
+        for cell, label, want in ((GRU, "GRU", True), (LSTM, "LSTM", False)):
+            share, judged = _noise_share(m.get(cell) or {})
+            measured[f"{corpus} noise-like share {label}"] = share
+            dev_seeded = [v for v in (m.get(cell) or {}).get("noise_like_samples_dev") or []
+                          if v is not None]
+            if dev_seeded:
+                measured[f"{corpus} noise-like share {label}, dev seeds (reported, not "
+                         "judged)"] = sum(dev_seeded) / len(dev_seeded)
+            measured[f"{corpus} noise distance {label}"] = (m.get(cell) or {}).get(
+                "noise_distance")
+            if not calibrated or share is None:
+                passed = None
+            elif share == 0.5:
+                passed = None
+            else:
+                passed = (share > 0.5) == want
+            text = (f"{corpus}: {_fmt(share, '.0%')} of the {label}'s "
+                    + (f"{judged} judged " if judged else "") + "samples noise-like "
+                    + ("(want more than half)" if want else "(want fewer than half)"))
+            checks.append({"check": text + (f" — not judged: {why}" if why else ""),
+                           "passed": passed})
+        lsd_gru = (m.get(GRU) or {}).get("shape_distance_db")
+        lsd_lstm = (m.get(LSTM) or {}).get("shape_distance_db")
+        measured[f"{corpus} level-matched spectral distance LSTM (dB)"] = lsd_lstm
+        measured[f"{corpus} level-matched spectral distance GRU (dB)"] = lsd_gru
+        checks.append({"check": f"{corpus}: level-matched spectral distance GRU "
+                                f"{_fmt(lsd_gru, '.2f')} dB > LSTM {_fmt(lsd_lstm, '.2f')} dB",
                        "passed": None if lsd_gru is None or lsd_lstm is None
                        else lsd_gru > lsd_lstm})
     if not metrics:
@@ -1337,7 +1408,9 @@ def collect(out_dir) -> dict:
     -------
     dict
         ``c1``/``c2`` (``{corpus: {cell: history}}``), ``c3`` (``{"<corpus> <cell>": {hidden:
-        final dev loss}}``), ``c3_train`` (the same runs' histories), ``c4`` (``{corpus: {"dev"|cell: metrics}}``), ``c5`` (``{corpus:
+        final dev loss}}``), ``c3_train`` (the same runs' histories), ``c4`` (``{corpus: {"dev"|"calibration"|cell:
+        ...}}``: each cell's mean metrics with ``noise_like_samples``, every sample's verdict),
+        ``c5`` (``{corpus:
         {"truth"|cell: share}}``), ``c6`` (rows), ``c7`` (``{"<corpus> <cell>": {layers:
         history}}``), ``band``, ``baselines`` (``{corpus: {split: {"mean", "persistence",
         "linear"}}}`` from ``baselines.json``, or None) and the raw files (``fig1``, ``fig2``, ``fig3``, ``samples``,
@@ -1370,9 +1443,23 @@ def collect(out_dir) -> dict:
     samples = raw["samples"] or {}
     for corpus, dev in (samples.get("dev_audio") or {}).items():
         c4.setdefault(corpus, {})["dev"] = dev
+    for corpus, cal in (samples.get("calibration") or {}).items():
+        c4.setdefault(corpus, {})["calibration"] = cal
+    verdicts: dict = {}
+    for sample in samples.get("samples") or []:
+        metrics = sample.get("metrics") or {}
+        if "noise_like" in metrics:
+            value = metrics["noise_like"]
+            # the authors' protocol (training seeds) is judged; dev seeds are reported
+            key = "noise_like_samples_dev" if sample.get("protocol") == "dev" else \
+                "noise_like_samples"
+            verdicts.setdefault((sample["corpus"], sample["cell"]), {}).setdefault(
+                key, []).append(value if isinstance(value, bool) else None)
     for corpus, cells in (samples.get("means") or {}).items():
         for cell, m in cells.items():
-            c4.setdefault(corpus, {})[cell] = m
+            entry = dict(m or {})
+            entry.update(verdicts.get((corpus, cell), {}))
+            c4.setdefault(corpus, {})[cell] = entry
     c5: dict = {}
     band = (4000.0, 7000.0)
     if raw["fig3"]:
@@ -1396,7 +1483,7 @@ def _family_of(cell) -> str | None:
     return CELL_FAMILIES.get(cell)
 
 
-def _split_cells(mapping: Mapping, family: str, *, keep=("dev", "truth")) -> dict:
+def _split_cells(mapping: Mapping, family: str, *, keep=("dev", "truth", "calibration")) -> dict:
     """``{cell: v}`` → ``{role: v}`` for the family's cells (``keep``: other keys kept)."""
     out = {}
     for cell, value in (mapping or {}).items():
@@ -1459,7 +1546,8 @@ def family_data(data: Mapping, family: str) -> dict:
     out = dict(data)
     for key in ("c1", "c2", "c4", "c5"):
         out[key] = {corpus: _split_cells(v, family) for corpus, v in (data.get(key) or {}).items()}
-        out[key] = {k: v for k, v in out[key].items() if set(v) - {"dev", "truth"}}
+        out[key] = {k: v for k, v in out[key].items()
+                    if set(v) - {"dev", "truth", "calibration"}}
     for key in ("c3", "c3_train", "c7"):
         out[key] = _split_named(data.get(key) or {}, family)
     out["c6"] = [{**r, "cell": CELL_ROLES[r["cell"]]} for r in data.get("c6") or []
@@ -1671,8 +1759,10 @@ def _figure_entries(out: Path) -> list[tuple[str, str]]:
                                   f"{corpus}: ground truth vs LSTM vs GRU predictions, and "
                                   f"their mean spectra with the 4–7 kHz band shaded."))
     entries += [
-        (GENERATED_AUDIO, "Audio metrics of the generated samples (blocks after the seed) "
-                          "against the real dev audio and white noise."),
+        (GENERATED_AUDIO, "Claim C4: the generated samples (blocks after the seed) on each "
+                          "corpus's calibrated noise scale — the noise distance of the dev "
+                          "music and the noise anchors, the threshold, each cell's samples — "
+                          "and their level-matched spectral distance to the dev audio."),
         (GENERATION_LENGTH, "Generation loops and spectral flatness against generation length "
                             "(multiple of the seed) for several seed sizes."),
         (DEPTH, "1, 2 and 3 recurrent layers: training (dashed) and dev (solid) loss."),
@@ -1681,9 +1771,12 @@ def _figure_entries(out: Path) -> list[tuple[str, str]]:
 
 
 _SAMPLE_METRICS = (
+    ("noise_verdict", "noise-likeness (calibrated)", "s"),
+    ("noise_distance", "noise distance", ".3g"),
     ("spectral_flatness", "spectral flatness", ".3f"),
     ("outside_band", "energy outside 4–7 kHz", ".3f"),
     ("log_spectral_distance_db", "distance to dev spectrum (dB)", ".1f"),
+    ("shape_distance_db", "the same, level matched (dB)", ".1f"),
     ("rms", "RMS", ".4f"),
     ("clipped_share", "clipped share", ".4f"),
     ("loop_free_times", "loop-free length (× seed)", ".2f"),

@@ -15,6 +15,7 @@ from gruvsynth.commands import evaluate as evaluate_cmd
 from gruvsynth.corpus import prepare_corpus
 from gruvsynth.errors import ParameterError
 from gruvsynth.evaluation import (
+    audio_metrics,
     baseline_losses,
     best_baseline,
     clipped_share,
@@ -95,6 +96,23 @@ def test_log_spectral_distance():
     assert log_spectral_distance(noise(2.0), reference) > 20
     with pytest.raises(ParameterError, match="bins"):
         log_spectral_distance(audio, reference, block=1024)
+
+
+def test_level_matched_spectral_distance_ignores_the_level_and_sees_the_shape():
+    audio = tone(440.0, 2.0) + noise(2.0, amp=0.01)
+    reference = mean_spectrum(audio, block=11025)
+    for gain in (1.0, 0.5, 1e-3, 8.0):
+        assert log_spectral_distance(gain * audio, reference, match_level=True) == \
+            pytest.approx(0.0, abs=1e-3)  # float32 spectra
+    other = tone(440.0, 2.0) + noise(2.0, amp=0.05)  # more noise: another shape
+    shape = log_spectral_distance(other, reference, match_level=True)
+    assert shape > 5
+    assert log_spectral_distance(0.01 * other, reference, match_level=True) == \
+        pytest.approx(shape, rel=1e-4)
+    assert math.isnan(log_spectral_distance(np.zeros(SR), reference, match_level=True))
+    metrics = audio_metrics(0.25 * audio, reference=reference)
+    assert metrics["log_spectral_distance_db"] == pytest.approx(12.04, abs=0.01)
+    assert metrics["shape_distance_db"] == pytest.approx(0.0, abs=1e-3)
 
 
 def test_rms_and_clipped_share():
@@ -321,7 +339,13 @@ def test_evaluate_run_writes_json_and_figure3(run, tmp_path):
         assert 0 <= sample["outside_band"] <= 1
         assert sample["loop"]["n_blocks"] == 18
         assert sample["novelty"]["n_blocks"] == 18 - 6 + 1
-    assert set(gen["mean"]) >= {"spectral_flatness", "loop_free_times", "near_copy_share"}
+    assert set(gen["mean"]) >= {"spectral_flatness", "loop_free_times", "near_copy_share",
+                                "shape_distance_db", "noise_distance", "noise_like"}
+    # this corpus's clips (8 blocks of 256 samples) are too short for the noise measure:
+    # no threshold, and no sample is judged
+    assert results["noise_calibration"]["threshold"] is None
+    assert "shorter than" in results["noise_calibration"]["reason"]
+    assert {s["noise_verdict"] for s in gen["samples"]} == {"too short to judge"}
     table = format_table(results)
     assert "dev loss" in table and "spectral flatness" in table and "near-copy" in table
 

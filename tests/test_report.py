@@ -115,22 +115,60 @@ def test_c3_larger_hidden_lower_dev_loss():
     assert report.verdict_c3({"x lstm": {128: 1.0, 256: 0.5}})["verdict"] == INCONCLUSIVE
 
 
-def test_c4_gru_noise_like_lstm_not():
-    good = {c: {"dev": {"spectral_flatness": 0.1},
-                "lstm": {"spectral_flatness": 0.2, "log_spectral_distance_db": 10.0},
-                "gru": {"spectral_flatness": 0.9, "log_spectral_distance_db": 30.0}}
-            for c in ("wesnoth", "warzone2100")}
+def calibration(music=0.3, corpus_noise=0.012, white_noise=0.003, chord=1.7):
+    """A corpus's noise calibration from anchors' scores, as gruvsynth.noise computes it."""
+    from gruvsynth.noise import calibration_from_scores
+
+    return calibration_from_scores({"music": [music], "corpus_noise": [corpus_noise],
+                                    "white_noise": [white_noise], "chord": [chord]})
+
+
+def c4_cell(noise_like, shape_db):
+    return {"noise_like_samples": noise_like, "shape_distance_db": shape_db}
+
+
+def test_c4_gru_noise_like_lstm_not_on_the_calibrated_scale():
+    cal = calibration()
+    assert cal["threshold"] == pytest.approx((0.3 * 0.012) ** 0.5) and cal["separated"]
+    good = {c: {"calibration": cal, "lstm": c4_cell([False, False, True], 5.0),
+                "gru": c4_cell([True, True, None], 20.0)} for c in ("wesnoth", "warzone2100")}
     row = report.verdict_c4(good)
     check_row(row, "C4")
-    assert row["verdict"] == REPRODUCED
-    assert 0.9 < row["measured"]["white noise flatness"] < 1.0
-    assert row["measured"]["wesnoth noise-like threshold"] == pytest.approx(
-        (0.1 + row["measured"]["white noise flatness"]) / 2)
-    bad = {c: {"dev": {"spectral_flatness": 0.1},
-               "lstm": {"spectral_flatness": 0.8, "log_spectral_distance_db": 20.0},
-               "gru": {"spectral_flatness": 0.1, "log_spectral_distance_db": 5.0}}
-           for c in ("wesnoth", "warzone2100")}
+    assert row["verdict"] == REPRODUCED, row["checks"]
+    assert row["measured"]["wesnoth noise-like threshold"] == pytest.approx(cal["threshold"])
+    assert row["measured"]["wesnoth noise-like share GRU"] == pytest.approx(1.0)  # None: unjudged
+    assert row["measured"]["wesnoth margin music"] == pytest.approx(5.0)
+    # the anchors, threshold and margins are in the rule text
+    assert "wesnoth: dev music 0.3, corpus-shaped noise 0.012" in row["rule"]
+    assert "threshold 0.06" in row["rule"] and "×5 music" in row["rule"]
+    # the other way round: the GRU's are not noise-like, the LSTM's are, and nearer the music
+    bad = {c: {"calibration": cal, "lstm": c4_cell([True, True], 20.0),
+               "gru": c4_cell([False, False], 5.0)} for c in ("wesnoth", "warzone2100")}
     assert report.verdict_c4(bad)["verdict"] == NOT_REPRODUCED
+    # without per-sample verdicts, the share of noise-like samples (the means) is used
+    shares = {"wesnoth": {"calibration": cal, "lstm": {"noise_like": 0.0, "shape_distance_db": 1},
+                          "gru": {"noise_like": 1.0, "shape_distance_db": 9}}}
+    assert report.verdict_c4(shares)["verdict"] == REPRODUCED
+
+
+def test_c4_is_not_judged_without_a_separating_calibration_or_judged_samples():
+    cells = {"lstm": c4_cell([False], 5.0), "gru": c4_cell([True], 20.0)}
+    # the chord scored like noise: the calibration failed, checks 1-2 undecided
+    broken = calibration(chord=0.01)
+    assert not broken["separated"]
+    row = report.verdict_c4({"wesnoth": {"calibration": broken, **cells}})
+    assert row["verdict"] == INCONCLUSIVE
+    assert [c["passed"] for c in row["checks"]] == [None, None, True]
+    assert "NOT separated" in row["rule"] and "not judged" in row["checks"][0]["check"]
+    # every sample too quiet: nothing judged
+    quiet = {"lstm": c4_cell([None, None], 5.0), "gru": c4_cell([None], 20.0)}
+    row = report.verdict_c4({"wesnoth": {"calibration": calibration(), **quiet}})
+    assert [c["passed"] for c in row["checks"]] == [None, None, True]
+    # a tie (half of the samples) is undecided
+    tie = {"lstm": c4_cell([True, False], 5.0), "gru": c4_cell([True, False], 20.0)}
+    row = report.verdict_c4({"wesnoth": {"calibration": calibration(), **tie}})
+    assert row["verdict"] == INCONCLUSIVE
+    assert report.verdict_c4({})["verdict"] == INCONCLUSIVE
 
 
 def test_white_noise_flatness_is_near_one():
@@ -229,12 +267,19 @@ def make_results(out, *, rng):
                             "seed_wav": seed, "seed": {"source": "dev", "song": "s.ogg",
                                                        "start_block": 3, "blocks": 20},
                             "metrics": {"spectral_flatness": 0.9 if cell == "gru" else 0.2,
+                                        "noise_distance": 0.005 if cell == "gru" else 0.4,
+                                        "noise_like": cell == "gru",
+                                        "noise_verdict": ("noise-like" if cell == "gru"
+                                                          else "not noise-like"),
                                         "loop": {"loop_free_times": 3.0}}})
     report.write_json(out / report.SAMPLES_DIR / report.SAMPLES_JSON, {
         "settings": {"seed_blocks": 20, "times": 3, "method": "stateful"},
         "dev_audio": {c: {"spectral_flatness": 0.1} for c in ("wesnoth", "warzone2100")},
-        "means": {c: {"lstm": {"spectral_flatness": 0.2, "log_spectral_distance_db": 10.0},
-                      "gru": {"spectral_flatness": 0.9, "log_spectral_distance_db": 30.0}}
+        "calibration": {c: calibration() for c in ("wesnoth", "warzone2100")},
+        "means": {c: {"lstm": {"spectral_flatness": 0.2, "shape_distance_db": 10.0,
+                               "noise_like": 0.0},
+                      "gru": {"spectral_flatness": 0.9, "shape_distance_db": 30.0,
+                              "noise_like": 1.0}}
                   for c in ("wesnoth", "warzone2100")},
         "samples": samples})
     for stem in (report.FIG1, report.FIG2, f"{report.FIG3}_wesnoth", report.DEPTH):

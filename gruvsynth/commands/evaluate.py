@@ -8,11 +8,16 @@ from pathlib import Path
 
 from gruvsynth.cli import subcommand_main
 from gruvsynth.commands import argtypes
+from gruvsynth.errors import ParameterError
 
-HELP = "measure a trained run: dev loss, Figure 3 spectra, audio metrics, loops, novelty"
+HELP = ("measure a trained run (dev loss, Figure 3 spectra, audio metrics, loops, novelty), "
+        "or any audio files against a corpus")
 
 DESCRIPTION = """\
-Evaluate a run folder made by `gruvsynth train`:
+Evaluate a run folder made by `gruvsynth train`, or (--audio) any audio files against a
+corpus.
+
+A run folder:
 
   * the model's training and dev loss (MSE over every clip, as in training) beside what
     trivial predictors get on the same blocks: the training mean, persistence (the next
@@ -25,7 +30,8 @@ Evaluate a run folder made by `gruvsynth train`:
   * audio metrics of real dev audio and of generated audio (--n-seeds sequences from random dev
     windows, 3x the seed long): spectral flatness (white noise 1, tones 0), share of energy
     outside 4-7 kHz (the paper's GRU observation), log-spectral distance to the dev set's mean
-    spectrum, RMS level, share of clipped samples;
+    spectrum (as it is, and level matched), RMS level, share of clipped samples, and the
+    noise-likeness verdict calibrated on the corpus (see below);
   * generation loops (first block from which the output repeats itself) and the loop-free
     length as a multiple of the seed;
   * novelty: each generated block's distance to its nearest training block, and the share of
@@ -35,10 +41,22 @@ Writes RUN_DIR/evaluation/fig3.npz and evaluation.json (or --out-dir, --json) an
 short table.  The run's corpus must still be the one it was trained on (its manifest hash is
 compared).  A run whose model uses a cell of your own needs --cell-module MODULE.
 
+Audio files (--audio FILE... --corpus CORPUS_DIR, no RUN_DIR, no Keras needed): every audio
+metric of each file against the corpus's dev set (its mean spectrum and its metrics are
+printed beside), and the noise-likeness verdict: the noise distance (how far the frames'
+power changes are from those of stationary Gaussian noise of any spectrum: 0 for noise)
+compared with anchors made from the corpus (its dev music, corpus-shaped noise, white noise,
+a chord; seeded by --seed).  A file is noise-like when its distance is nearer, on a log scale,
+to the noise anchors than to the music: below the threshold sqrt(music x noise); "too quiet
+to judge" below -60 dBFS RMS.  --json FILE writes a list with one object per file: "file",
+"noise_like" (true/false, or null with "verdict" "too quiet to judge"), "verdict",
+"noise_distance", "noise_threshold", "flatness", "rms_dbfs", ...
+
 examples:
   gruvsynth evaluate runs/lstm
   gruvsynth evaluate runs/gru --checkpoint latest --json results/gru.json
   gruvsynth evaluate runs/lstm --no-generate
+  gruvsynth evaluate --audio mine.wav theirs.ogg --corpus data/warzone2100 --json verdicts.json
 """
 
 #: Defaults.
@@ -50,10 +68,16 @@ DEFAULT_METHOD = "stateful"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``gruvsynth evaluate``'s arguments to ``parser``."""
-    parser.add_argument("run_dir", metavar="RUN_DIR", type=Path,
-                        help="run folder made by `gruvsynth train`")
+    parser.add_argument("run_dir", metavar="RUN_DIR", type=Path, nargs="?", default=None,
+                        help="run folder made by `gruvsynth train` (not with --audio)")
+    parser.add_argument("--audio", type=Path, metavar="FILE", nargs="+", default=None,
+                        help="measure these audio files against --corpus instead of a run")
+    parser.add_argument("--corpus", type=Path, metavar="CORPUS_DIR", default=None,
+                        help="with --audio: the corpus folder (made by `gruvsynth prepare`) "
+                        "whose dev set and statistics calibrate the verdicts")
     parser.add_argument("--json", type=Path, metavar="FILE", default=None,
-                        help="write the results here (default: OUT_DIR/evaluation.json)")
+                        help="write the results here (default: OUT_DIR/evaluation.json; with "
+                        "--audio: not written unless given)")
     parser.add_argument("--out-dir", type=Path, metavar="DIR", default=None,
                         help="folder for fig3.npz and evaluation.json "
                         "(default: RUN_DIR/evaluation)")
@@ -65,7 +89,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-seeds", type=argtypes.positive_int, default=DEFAULT_N_SEEDS, metavar="K",
                         help=f"generated samples to measure (default: {DEFAULT_N_SEEDS})")
     parser.add_argument("--seed", type=argtypes.count, default=DEFAULT_SEED, metavar="N",
-                        help=f"random seed of the seed windows (default: {DEFAULT_SEED})")
+                        help="random seed of the seed windows (with --audio: of the noise "
+                        f"anchors) (default: {DEFAULT_SEED})")
     parser.add_argument("--method", choices=("stateful", "faithful"), default=DEFAULT_METHOD,
                         help=f"generation method (default: {DEFAULT_METHOD})")
     parser.add_argument("--no-generate", action="store_true",
@@ -75,8 +100,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     argtypes.add_cell_module_argument(parser)
 
 
+def run_audio(args: argparse.Namespace) -> int:
+    """Run ``gruvsynth evaluate --audio FILE... --corpus CORPUS_DIR`` (no Keras)."""
+    from gruvsynth.evaluation import evaluate_audio, format_audio_table
+
+    if args.run_dir is not None:
+        raise ParameterError("give either RUN_DIR or --audio FILE... --corpus CORPUS_DIR, "
+                             "not both")
+    if args.corpus is None:
+        raise ParameterError("--audio needs --corpus CORPUS_DIR (the corpus that calibrates "
+                             "the verdicts)")
+    results = evaluate_audio(args.audio, args.corpus, json_path=args.json, seed=args.seed)
+    if getattr(args, "verbosity", 0) >= 0:
+        print(format_audio_table(results))
+        if results["json"]:
+            print(f"results: {results['json']}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``gruvsynth evaluate``."""
+    if args.audio is not None:
+        return run_audio(args)
+    if args.run_dir is None:
+        raise ParameterError("give a RUN_DIR, or --audio FILE... --corpus CORPUS_DIR")
+    if args.corpus is not None:
+        raise ParameterError("--corpus goes with --audio (a run uses its own corpus)")
     from gruvsynth.backend import select_backend
 
     select_backend(args.backend)
