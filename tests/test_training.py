@@ -123,7 +123,10 @@ def test_loss_falls_on_a_tone_and_the_run_folder_is_complete(corpora, tmp_path):
 
     # checkpoints: every 10 epochs, newest 2 kept; final model = last checkpoint
     assert [p.name for p in run.checkpoints()] == ["epoch-000020.keras", "epoch-000030.keras"]
-    assert run.state == {"epoch": 30, "checkpoint": "epoch-000030.keras", "final_epoch": 30}
+    state = dict(run.state)
+    best = state.pop("best")  # the lowest dev loss's checkpoint (checkpoints/best.keras)
+    assert state == {"epoch": 30, "checkpoint": "epoch-000030.keras", "final_epoch": 30}
+    assert best["epoch"] == int(np.argmin(losses(run, "dev_loss"))) + 1
     assert run.finished
     final = run.load_model("final")
     x = np.asarray(corpus.clips("dev")[0][:3])
