@@ -734,6 +734,7 @@ def split_loss(model, corpus, split: str = "train", *, batch_size: int = 5) -> f
     Parameters
     ----------
     model : keras.Model
+        Run in float32 whatever precision trained it (:func:`gruvsynth.models.float32_model`).
     corpus : gruvsynth.corpus.Corpus
     split : {"train", "dev"}
     batch_size : int
@@ -744,6 +745,9 @@ def split_loss(model, corpus, split: str = "train", *, batch_size: int = 5) -> f
     float
         NaN when the split has no clips.
     """
+    from gruvsynth.models import float32_model
+
+    model = float32_model(model)
     inputs, _ = corpus.clips(split)
     n_clips = len(inputs)
     sq_err, count = 0.0, 0
@@ -775,7 +779,8 @@ def dev_pass(
     Parameters
     ----------
     model : keras.Model
-        The trained model.
+        The trained model (run in float32 whatever precision trained it,
+        :func:`gruvsynth.models.float32_model`).
     corpus : gruvsynth.corpus.Corpus
         Its corpus (clips, statistics, block size, representation).
     split : {"dev", "train"}
@@ -807,6 +812,9 @@ def dev_pass(
     """
     from tqdm.auto import tqdm
 
+    from gruvsynth.models import float32_model
+
+    model = float32_model(model)
     inputs, targets = corpus.clips(split)
     n_clips, steps, _ = inputs.shape
     if n_clips == 0:
@@ -996,7 +1004,9 @@ def evaluate_run(
     json_path = Path(json_path) if json_path is not None else out_dir / "evaluation.json"
     check_writable_folder(out_dir)  # refuse unwritable outputs before the work
     check_writable_folder(json_path.parent)
-    model = run.load_model(which)
+    from gruvsynth.models import float32_model
+
+    model = float32_model(run.load_model(which))  # float32 whatever precision trained it
     dev = dev_pass(model, corpus, batch_size=batch_size, band=band, progress=progress)
     train_loss = split_loss(model, corpus, "train", batch_size=batch_size)
     baselines = baseline_losses(corpus)

@@ -59,6 +59,7 @@ from tqdm.auto import tqdm
 from gruvsynth import features as feats
 from gruvsynth.errors import CheckpointError, GruvError, ParameterError
 from gruvsynth.fileio import check_writable_folder, write_json_atomic
+from gruvsynth.models import float32_model
 
 __all__ = [
     "METHODS",
@@ -336,7 +337,9 @@ def generate(
     ----------
     model : keras.Model
         A sequence model ``(batch, time, D) -> (batch, time, D)``, e.g. from
-        :func:`gruvsynth.models.build_model` or a run's checkpoint.
+        :func:`gruvsynth.models.build_model` or a run's checkpoint.  It runs in float32
+        whatever precision trained it (a ``bfloat16`` model is rebuilt in float32 with the
+        same weights first, :func:`gruvsynth.models.float32_model`).
     seed : np.ndarray [shape=(seed_blocks, D) or (n_seeds, seed_blocks, D)]
         Normalised feature vectors (the model's input space).
     iterations : int
@@ -373,6 +376,7 @@ def generate(
     if method not in METHODS:
         raise ParameterError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     iterations = _check_int(iterations, "iterations", minimum=0)
+    model = float32_model(model)
     width = _model_width(model)
     seed = _check_seed(seed, width)
     single = seed.ndim == 2
@@ -952,7 +956,7 @@ def generate_from_run(
         seeds = file_seed(seed_from, corpus, seed_blocks=seed_blocks, n_seeds=n_seeds,
                           seed_index=seed_index, seed=seed)
         source = os.fspath(seed_from)
-    model = run.load_model(which)
+    model = float32_model(run.load_model(which))  # float32 whatever trained it
     seed_array = np.stack([s.blocks for s in seeds])
     if seed_array.shape[-1] != _model_width(model):
         raise GruvError(

@@ -69,6 +69,7 @@ __all__ = [
     "rnn_layers",
     "describe",
     "param_count",
+    "float32_model",
     "supports_fused",
     "fused_model",
     "FusedTwin",
@@ -485,6 +486,82 @@ def param_count(
     total += recurrent(first_input) + (layers - 1) * recurrent(h)
     total += h * features + features
     return total
+
+
+def _float32_config(value):
+    """A model config with every layer's dtype policy replaced by ``"float32"``."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key == "dtype" and _is_policy(item):
+                out[key] = "float32"
+            else:
+                out[key] = _float32_config(item)
+        return out
+    if isinstance(value, list):
+        return [_float32_config(item) for item in value]
+    return value
+
+
+def _is_policy(item) -> bool:
+    """Whether a config's ``dtype`` entry is a layer dtype policy (serialised or by name)."""
+    if isinstance(item, dict):
+        return "Policy" in str(item.get("class_name", ""))
+    return isinstance(item, str) and item.startswith("mixed_")
+
+
+def _compute_dtypes(model: keras.Model) -> list[str]:
+    """The compute dtype of every layer, every recurrent layer's cell(s) and wrapped layer."""
+    out = []
+    stack = list(model.layers)
+    while stack:
+        layer = stack.pop()
+        out.append(layer.compute_dtype)
+        for inner in (getattr(layer, "cell", None), getattr(layer, "layer", None)):
+            if isinstance(inner, keras.layers.Layer):
+                stack.append(inner)
+        stack.extend(getattr(getattr(layer, "cell", None), "cells", None) or [])
+    return out
+
+
+def float32_model(model: keras.Model) -> keras.Model:
+    """The model computing in float32, whatever precision it was trained in.
+
+    A model trained with ``precision="bfloat16"`` (Keras's ``mixed_bfloat16`` policy) keeps
+    that policy in its layers, and so in its ``.keras`` files: loaded back it computes in
+    bfloat16.  Generation and evaluation run in float32 instead (on a GPU, Keras's LSTM and
+    GRU layers route float32 sequences through cuDNN, whose JAX lowering rejects bfloat16
+    outputs), so they call this on every model they load.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built model (from :func:`build_model` or a ``.keras`` file).
+
+    Returns
+    -------
+    model : keras.Model
+        ``model`` itself when every layer already computes in float32; otherwise a new model
+        of the same architecture built with the float32 policy, holding copies of the same
+        (float32) weights, without an optimizer.
+
+    Raises
+    ------
+    ParameterError
+        If the model cannot be rebuilt from its config.
+    """
+    if all(dtype == "float32" for dtype in _compute_dtypes(model)):
+        return model
+    try:
+        copy = type(model).from_config(_float32_config(model.get_config()))
+        if not copy.built:
+            copy.build(model.input_shape)
+        copy.set_weights(model.get_weights())
+    except Exception as exc:  # Keras raises many types when a config does not round-trip
+        raise ParameterError(
+            f"model {model.name!r} cannot be rebuilt in float32 from its config ({exc})"
+        ) from exc
+    return copy
 
 
 # --- the fused training step ------------------------------------------------------------------

@@ -346,3 +346,61 @@ def test_generation_from_a_user_file_and_several_seeds(tone_run, tmp_path):
         assert json.loads((tmp_path / f"many-{k}.json").read_text())["seed"]["start_block"] == \
             [0, 5][k - 1]
     assert not (tmp_path / "many.wav").exists()
+
+
+# --------------------------------------------------------------------------- bfloat16 models
+
+
+@pytest.mark.parametrize("cell", ["lstm", "keras01_gru"])
+def test_float32_model_rebuilds_a_bfloat16_model_with_the_same_weights(cell, rng):
+    from gruvsynth.backend import precision_scope
+    from gruvsynth.models import float32_model
+
+    with precision_scope("bfloat16"):
+        half = build_model(cell=cell, hidden=HIDDEN, features=FEATURES, seed=0)
+    assert half.layers[1].compute_dtype == "bfloat16"
+    full = float32_model(half)
+    assert full is not half
+    for layer in full.layers:
+        assert layer.compute_dtype == "float32", layer.name
+        cell_ = getattr(layer, "cell", None)
+        assert cell_ is None or cell_.compute_dtype == "float32"
+    for a, b in zip(half.get_weights(), full.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    x = rng.standard_normal((2, 5, FEATURES)).astype(np.float32)
+    out = np.asarray(full.predict_on_batch(x))
+    assert out.dtype == np.float32
+    # the same function, computed in float32 rather than bfloat16
+    with precision_scope("float32"):
+        reference = build_model(cell=cell, hidden=HIDDEN, features=FEATURES, seed=0)
+    reference.set_weights(half.get_weights())
+    np.testing.assert_allclose(out, np.asarray(reference.predict_on_batch(x)), rtol=1e-5,
+                               atol=1e-6)
+    assert float32_model(full) is full  # already float32: itself
+
+
+def test_a_bfloat16_trained_model_generates_and_evaluates_in_float32(tmp_path):
+    """Generating from a model trained with precision="bfloat16" runs in float32 (on a GPU
+    Keras's LSTM routes float32 sequences through cuDNN, which rejects bfloat16 outputs)."""
+    from train_helpers import mini_corpus
+
+    from gruvsynth.evaluation import evaluate_run
+    from gruvsynth.models import float32_model
+    from gruvsynth.training import train
+
+    corpus = mini_corpus(tmp_path)
+    run = train(corpus, tmp_path / "run", hidden=8, epochs=2, batch_size=5, seed=0,
+                precision="bfloat16", progress=False)
+    trained = run.load_model()
+    assert trained.layers[1].compute_dtype == "bfloat16"  # the file keeps the training policy
+    result = generate_from_run(run, seed_from="dev", seed=0, seed_blocks=4, iterations=6,
+                               progress=False)
+    assert result.blocks.dtype == np.float32 and np.isfinite(result.blocks).all()
+    # the same numbers as generating with the float32 rebuild by hand
+    seed = np.stack([s.blocks for s in result.seeds])
+    by_hand = generate(float32_model(trained), seed, iterations=6, progress=False)
+    np.testing.assert_allclose(result.blocks, by_hand, rtol=1e-6, atol=1e-7)
+    faithful = generate(trained, seed, iterations=6, method="faithful", progress=False)
+    np.testing.assert_allclose(faithful, by_hand, rtol=1e-4, atol=1e-5)
+    ev = evaluate_run(run, generate=result, out_dir=tmp_path / "eval", progress=False)
+    assert np.isfinite(ev["dev_loss"])
