@@ -85,6 +85,7 @@ __all__ = [
     "require_imported_cell",
     "epoch_order",
     "format_summary",
+    "time_steps",
     "RESUMABLE_KEYS",
 ]
 
@@ -999,6 +1000,70 @@ class _KerasSteps:
     def weights_finite(self) -> bool:
         """Whether every weight is finite (checked before a checkpoint is written)."""
         return all(bool(np.isfinite(np.asarray(w)).all()) for w in self.model.get_weights())
+
+
+def time_steps(config: TrainConfig | None = None, *, features: int, clip_blocks: int = 40,
+               steps: int = 2, warmup: int = 1) -> dict:
+    """Time the training and dev-loss steps :func:`train` would run, on random clips.
+
+    The model is built and stepped exactly as :func:`train` does it (the configuration's
+    precision, the fused twin where it applies, streamed numpy batches of ``batch_size``
+    clips), on this process's device.  Nothing is written.
+
+    Parameters
+    ----------
+    config : TrainConfig, optional
+        What to train (cell, hidden, layers, batch_size, recipe, precision, ...).
+    features : int
+        Feature width ``D``.
+    clip_blocks : int
+        Blocks per clip ``T``.
+    steps : int
+        Timed training steps (and as many dev-loss batches), after ``warmup`` of each.
+    warmup : int
+        Untimed steps first (the first one traces and compiles).
+
+    Returns
+    -------
+    dict
+        ``params``; ``build_seconds`` (making the model); ``first_step_seconds`` and
+        ``first_eval_seconds`` (the first training step and dev-loss batch: compilation
+        included); ``step_seconds`` and ``eval_seconds`` (mean of the timed ones);
+        ``precision``.
+    """
+    from gruvsynth.backend import precision_scope, select_backend
+    from gruvsynth.models import build_model
+
+    cfg = config if config is not None else TrainConfig()
+    features = _check_int("features", features, 1)
+    clip_blocks = _check_int("clip_blocks", clip_blocks, 1)
+    steps = _check_int("steps", steps, 1)
+    warmup = _check_int("warmup", warmup, 1)
+    select_backend(cfg.backend)
+    rng = np.random.default_rng(cfg.seed)
+    x, y = (rng.standard_normal((cfg.batch_size, clip_blocks, features)).astype(np.float32)
+            for _ in range(2))
+    out = {}
+    with precision_scope(cfg.precision) as precision:
+        t0 = time.perf_counter()
+        model = build_model(cell=cell_from_spec(cfg.cell), hidden=cfg.hidden,
+                            features=features, layers=cfg.layers,
+                            input_projection=cfg.input_projection,
+                            learning_rate=float(cfg.learning_rate), seed=int(cfg.seed),
+                            recipe=cfg.recipe)
+        stepper = _KerasSteps(model)
+        out.update(params=int(model.count_params()), build_seconds=time.perf_counter() - t0,
+                   precision=precision)
+        for name, train_, n in (("first_step_seconds", True, 1), ("warm", True, warmup - 1),
+                                ("step_seconds", True, steps), ("first_eval_seconds", False, 1),
+                                ("warm", False, warmup - 1), ("eval_seconds", False, steps)):
+            t0 = time.perf_counter()
+            for _ in range(n):
+                stepper._batch_loss(x, y, train=train_)
+            if n:
+                out[name] = (time.perf_counter() - t0) / n
+    out.pop("warm", None)
+    return out
 
 
 def _read_batch(corpus, split: str, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
