@@ -361,12 +361,21 @@ def trained_run(settings: dict, paths: Paths, corpus: str, cell: str, *, hidden:
     """The run of one configuration: opened if finished, else trained (or resumed).
 
     Training settings other than those given come from the profile's ``[train]`` section.
+    With ``[profile] isolate_runs = true`` a run is trained in a process of its own on a CPU
+    (:func:`train_isolated`).
 
     Returns
     -------
     gruvsynth.training.Run
     """
-    from gruvsynth.training import RESUMABLE_KEYS, open_run, train
+    from gruvsynth.training import RESUMABLE_KEYS, open_run
+
+    def train(corpus_dir, folder, *, config, progress):
+        if isolated(settings):
+            return train_isolated(corpus_dir, folder, config=config, progress=progress)
+        from gruvsynth.training import train as train_here
+
+        return train_here(corpus_dir, folder, config=config, progress=progress)
 
     if not (paths.corpus(corpus) / "manifest.json").exists():
         prepare_corpora(settings, paths, progress=progress)
@@ -390,6 +399,76 @@ def trained_run(settings: dict, paths: Paths, corpus: str, cell: str, *, hidden:
         # otherwise train() resumes it, or refuses a folder trained with other settings
     say(f"[train] {folder.name}: {epochs} epochs")
     return train(paths.corpus(corpus), folder, config=config, progress=progress)
+
+
+def isolated(settings: dict) -> bool:
+    """Whether the profile's runs train in processes of their own here.
+
+    ``[profile] isolate_runs = true`` asks for it, because TensorFlow keeps about twice a
+    model's weights in memory for every model trained in a process, even once the model is
+    gone (measured: +300 MB per run of 34 M parameters, with or without
+    ``keras.backend.clear_session()``; JAX keeps nothing): the paper profile's 48 runs would
+    hold tens of GB.  On a GPU the runs stay in this process, which holds the device.
+    """
+    if not (settings.get("profile") or {}).get("isolate_runs"):
+        return False
+    from gruvsynth.backend import accelerator, select_backend
+
+    select_backend(None)
+    return accelerator() == "cpu"
+
+
+_TRAIN_CHILD = """
+import json, sys
+from gruvsynth.errors import GruvError
+from gruvsynth.fileio import write_json_atomic
+from gruvsynth.training import TrainConfig, train
+corpus, folder, config, result, progress = sys.argv[1:]
+try:
+    train(corpus, folder, config=TrainConfig.from_dict(json.loads(config)),
+          progress=progress == "1")
+except GruvError as exc:
+    write_json_atomic(result, {"error": str(exc), "type": type(exc).__name__})
+    sys.exit(1)
+"""
+
+
+def train_isolated(corpus_dir, folder, *, config, progress: bool = True):
+    """:func:`gruvsynth.training.train` in a fresh Python process; its memory is returned to
+    the system when the run ends.
+
+    Returns
+    -------
+    gruvsynth.training.Run
+        The run, opened here.
+
+    Raises
+    ------
+    gruvsynth.errors.GruvError
+        With the child's message when training failed there (a diverged run, a damaged
+        folder, ...), or naming the exit status when the process died.
+    """
+    import subprocess
+    import tempfile
+
+    from gruvsynth.backend import current_backend
+    from gruvsynth.errors import GruvError
+    from gruvsynth.training import open_run
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
+    if current_backend():
+        env["KERAS_BACKEND"] = current_backend()
+    with tempfile.TemporaryDirectory(prefix="gruvsynth-run-") as tmp:
+        result = Path(tmp) / "result.json"
+        done = subprocess.run([sys.executable, "-c", _TRAIN_CHILD, str(corpus_dir), str(folder),
+                               json.dumps(config.to_dict()), str(result),
+                               "1" if progress else "0"], env=env)
+        info = json.loads(result.read_text()) if result.exists() else {}
+    if done.returncode != 0:
+        raise GruvError(info.get("error") or f"{folder}: training in its own process ended "
+                        f"with exit status {done.returncode}")
+    return open_run(folder)
 
 
 def train_config(settings: dict, cell: str, *, hidden: int, layers: int, epochs: int):

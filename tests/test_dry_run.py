@@ -261,3 +261,24 @@ def test_plan_after_the_dry_run_reads_the_prepared_corpora(dry, tmp_path):
         assert (est["songs"], est["train_clips"], est["dev_clips"]) == (
             real["songs"], real["train_clips"], real["dev_clips"])
         assert abs(est["bytes"] - real["bytes"]) < 0.02 * real["bytes"]
+
+
+# --------------------------------------------------------------------------------------------
+# runs in processes of their own (the paper profile on a CPU)
+
+
+def test_a_run_trains_in_its_own_process_and_its_errors_come_back(tmp_path):
+    from train_helpers import mini_corpus
+
+    from gruvsynth.errors import GruvError
+    from gruvsynth.training import TrainConfig
+
+    assert common.load_profile("paper")["profile"]["isolate_runs"] is True
+    assert not common.isolated(common.load_profile("smoke"))
+    corpus = mini_corpus(tmp_path)
+    config = TrainConfig(hidden=4, epochs=2, batch_size=5, checkpoint_every=1)
+    run = common.train_isolated(corpus, tmp_path / "run", config=config, progress=False)
+    assert run.finished and [h["epoch"] for h in run.history] == [1, 2]
+    with pytest.raises(GruvError, match="different configuration|hidden"):
+        common.train_isolated(corpus, tmp_path / "run", config=config.replace(hidden=8),
+                              progress=False)
