@@ -18,6 +18,10 @@ batch 5: only the epochs and the songs are capped), then prints a table:
 * with ``--rerun``, the same command again: every stage must be "already done" and no run
   retrained (how long a restart takes to get back to where it was).
 
+``--limit SECONDS`` stops the reproduction after that long (SIGINT, as Ctrl-C would) and
+reports what was measured so far: the stages that finished, the interrupted one marked as
+such, the runs trained until then, and the generation timing when a full-size run exists.
+
 Usage::
 
     python benchmarks/paper_dry_run.py --out /work/dry-results --data /work/dry-data \\
@@ -37,6 +41,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -140,18 +145,31 @@ class Sampler(threading.Thread):
             self.stop.wait(self.interval)
 
 
-def run_reproduce(args_list: list[str], *, interval: float, echo: bool) -> dict:
-    """Run reproduce.py, following its stage lines; wall time and sampled peaks per stage."""
+def run_reproduce(args_list: list[str], *, interval: float, echo: bool,
+                  limit: float | None = None) -> dict:
+    """Run reproduce.py, following its stage lines; wall time and sampled peaks per stage.
+
+    After ``limit`` seconds the run is interrupted (SIGINT) and ``interrupted`` names the
+    stage it was in."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p), "PYTHONUNBUFFERED": "1",
         "TF_CPP_MIN_LOG_LEVEL": "2"}
     cmd = [sys.executable, str(REPRODUCE), *args_list]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            cwd=ROOT, env=env, bufsize=1)
+                            cwd=ROOT, env=env, bufsize=1, start_new_session=True)
     sampler = Sampler(proc.pid, interval)
     sampler.start()
     order, started, log = [FIRST_STAGE], {FIRST_STAGE: start}, []
+    stopped = threading.Event()
+    if limit:
+        def stop():
+            if proc.poll() is None:
+                stopped.set()
+                os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C: reproduce.py and its runs
+        timer = threading.Timer(limit, stop)
+        timer.daemon = True
+        timer.start()
     for line in proc.stdout:
         log.append(line)
         if echo:
@@ -170,7 +188,8 @@ def run_reproduce(args_list: list[str], *, interval: float, echo: bool) -> dict:
     for i, name in enumerate(order):
         walls[name] = (started[order[i + 1]] if i + 1 < len(order) else end) - started[name]
     return {"command": cmd, "status": status, "seconds": end - start, "order": order,
-            "wall_seconds": walls, "sampled": sampler.peaks, "log_tail": "".join(log[-60:])}
+            "wall_seconds": walls, "sampled": sampler.peaks, "log_tail": "".join(log[-60:]),
+            "interrupted": order[-1] if stopped.is_set() else None}
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,6 +220,8 @@ def run_files(runs_dir: Path, plan: dict | None) -> list[dict]:
     predicted = {r["name"]: r for r in (plan or {}).get("runs", [])}
     out = []
     for run in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
+        if not (run / "config.json").is_file():
+            continue
         config = json.loads((run / "config.json").read_text())
         ckpts = sorted((run / "checkpoints").glob("*.keras"))
         final = run / "model.keras"
@@ -286,8 +307,16 @@ def stage_rows(result: dict, record: dict) -> list[dict]:
     for name in result["order"]:
         own = stages.get(name, {})
         sampled = result["sampled"].get(name, {})
+        status = own.get("status", "done" if name in stages else "")
+        if name == result.get("interrupted"):
+            status = f"interrupted after {result['wall_seconds'][name]:.0f} s"
+        if name == FIRST_STAGE:  # the plan's measurement, in the same process
+            measured = (record.get("plan") or {}).get("measured") or []
+            own = {"peak_rss_bytes": max((m["rss_bytes"] for m in measured), default=None),
+                   "peak_device_bytes": max((m["device_bytes"] or 0 for m in measured),
+                                            default=None) or None}
         rows.append({"stage": name, "wall_seconds": result["wall_seconds"][name],
-                     "status": own.get("status", "done" if name in stages else ""),
+                     "status": status,
                      "tree_rss_bytes": sampled.get("tree_rss_bytes"),
                      "process_rss_bytes": own.get("peak_rss_bytes"),
                      "device_bytes": own.get("peak_device_bytes"),
@@ -311,7 +340,8 @@ def format_tables(report: dict) -> str:
     gpu = any(r["device_bytes"] or r["gpu_sampled_bytes"] for r in report["stages"])
     head = ["stage", "wall time (s)", "peak RSS, tree (MiB)", "peak RSS, process (MiB)",
             "device peak (MiB)"]
-    rows = [[r["stage"], f"{r['wall_seconds']:,.0f}", _mib(r["tree_rss_bytes"]),
+    rows = [[r["stage"] + (" (interrupted)" if r["status"].startswith("interrupted") else ""),
+             f"{r['wall_seconds']:,.0f}", _mib(r["tree_rss_bytes"]),
              _mib(r["process_rss_bytes"]),
              _mib(r["device_bytes"] or r["gpu_sampled_bytes"]) if gpu else "unmeasured"]
             for r in report["stages"]]
@@ -379,6 +409,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write every figure here")
     parser.add_argument("--interval", type=float, default=0.5,
                         help="seconds between memory samples (default 0.5)")
+    parser.add_argument("--limit", type=float, default=None, metavar="SECONDS",
+                        help="interrupt the reproduction after this long and report what "
+                        "was measured")
     parser.add_argument("--rerun", action="store_true",
                         help="run the same command again at the end (nothing may be redone)")
     parser.add_argument("--no-generation", action="store_true",
@@ -397,13 +430,14 @@ def main(argv: list[str] | None = None) -> int:
               str(args.songs), "--out", str(args.out), "--data", str(args.data), "--quiet"]
     when = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
     print(f"paper dry run: python experiments/reproduce.py {' '.join(common)}", flush=True)
-    result = run_reproduce(common, interval=args.interval, echo=args.echo)
+    result = run_reproduce(common, interval=args.interval, echo=args.echo, limit=args.limit)
     record_path = args.out / "reproduction.json"
     record = json.loads(record_path.read_text()) if record_path.exists() else {}
     if result["status"] != 0:
         print(result["log_tail"], file=sys.stderr)
     report = {"command": f"python experiments/reproduce.py {' '.join(common)}",
               "date": when, "status": result["status"],
+              "interrupted": result["interrupted"],
               "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                           "processor": (record.get("host") or {}).get("processor"),
                           "memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
@@ -430,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
         print("timing generation at full size ...", flush=True)
         report["generation"] = generation_times(runs_dir, "wesnoth", int(fig1["hidden"]),
                                                 interval=args.interval)
-    if args.rerun and result["status"] == 0:
+    if args.rerun and result["status"] == 0 and not result["interrupted"]:
         print("rerunning (everything is done) ...", flush=True)
         before = {p: p.stat().st_mtime_ns for p in runs_dir.glob("*/history.json")}
         again = run_reproduce([*common, "--no-measure", "--no-browser-check"],
@@ -451,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.clean:
         shutil.rmtree(args.out, ignore_errors=True)
         shutil.rmtree(data_dir, ignore_errors=True)
-    return result["status"]
+    return 0 if result["interrupted"] else result["status"]
 
 
 if __name__ == "__main__":
