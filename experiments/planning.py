@@ -267,12 +267,23 @@ def samples_bytes(settings: dict) -> int:
 # measuring steps
 
 
+_MEASURE_CHILD = """
+import json, sys
+from experiments import planning
+print(planning.MEASURE_PREFIX + json.dumps(planning.measure_here(**json.loads(sys.argv[1]))))
+"""
+#: The line of the measuring process's output that holds its figures.
+MEASURE_PREFIX = "gruvsynth-plan-measure "
+
+
 def measure(settings: dict, runs: list[dict], *, clip_blocks: int, features: int) -> list[dict]:
     """Time the smallest and the largest of ``runs`` on this device, as training would.
 
-    Each model is built and stepped in this process (:func:`gruvsynth.training.time_steps`)
-    and dropped again, with the process's peak memory measured around it: the process that
-    will train, so the figure includes what it already holds (the libraries).
+    Each model is built and stepped (:func:`gruvsynth.training.time_steps`) where the runs
+    will train: in this process, or, when the profile trains each run in a process of its own
+    (:func:`common.isolated`), in a fresh process, so that this one does not keep the memory
+    TensorFlow holds on to after training.  The process's peak memory is measured around each
+    model, so the figure includes what the process holds besides (the libraries).
 
     Returns
     -------
@@ -283,6 +294,42 @@ def measure(settings: dict, runs: list[dict], *, clip_blocks: int, features: int
         mark cannot be reset), ``base_rss_bytes`` (the process before) and ``device_bytes``
         (peak device memory on a GPU, else None).
     """
+    pending = [r for r in runs if r["state"] != "finished"] or runs
+    small = min(pending, key=lambda r: r["params"])
+    large = max(pending, key=lambda r: r["params"])
+    chosen = [small] if small["params"] == large["params"] else [small, large]
+    spec = {"configs": [common.train_config(settings, r["cell"], hidden=r["hidden"],
+                                            layers=r["layers"], epochs=r["epochs"]).to_dict()
+                        for r in chosen],
+            "features": features, "clip_blocks": clip_blocks}
+    if not common.isolated(settings):
+        out = measure_here(**spec)
+    else:
+        import json
+        import subprocess
+        import sys
+
+        from gruvsynth.backend import current_backend
+
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            p for p in (str(common.ROOT), os.environ.get("PYTHONPATH")) if p)}
+        env["KERAS_BACKEND"] = current_backend() or env.get("KERAS_BACKEND", "")
+        done = subprocess.run([sys.executable, "-c", _MEASURE_CHILD, json.dumps(spec)],
+                              capture_output=True, text=True, env=env)
+        found = [line for line in done.stdout.splitlines() if line.startswith(MEASURE_PREFIX)]
+        if done.returncode != 0 or not found:
+            tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+            raise common.ProfileError(f"measuring the training step failed (exit "
+                                      f"{done.returncode}): {tail}")
+        out = json.loads(found[-1][len(MEASURE_PREFIX):])
+    for entry, r in zip(out, chosen, strict=True):
+        entry["run"] = r["name"]
+    return out
+
+
+def measure_here(*, configs: list[dict], features: int, clip_blocks: int) -> list[dict]:
+    """:func:`measure`'s work in this process: each configuration (a
+    :meth:`gruvsynth.training.TrainConfig.to_dict`) timed, with the peak memory around it."""
     import gc
 
     from gruvsynth.backend import peak_memory, reset_peak_memory, select_backend
@@ -290,22 +337,17 @@ def measure(settings: dict, runs: list[dict], *, clip_blocks: int, features: int
     select_backend(None)
     import keras
 
-    from gruvsynth.training import time_steps
+    from gruvsynth.training import TrainConfig, time_steps
 
-    pending = [r for r in runs if r["state"] != "finished"] or runs
-    small = min(pending, key=lambda r: r["params"])
-    large = max(pending, key=lambda r: r["params"])
     out = []
-    for r in [small] if small["params"] == large["params"] else [small, large]:
-        config = common.train_config(settings, r["cell"], hidden=r["hidden"],
-                                     layers=r["layers"], epochs=r["epochs"])
+    for config in configs:
         gc.collect()
         reset_peak_memory()
         base = peak_memory()["rss_bytes"]
-        entry = time_steps(config, features=features, clip_blocks=clip_blocks,
-                           steps=MEASURE_STEPS, warmup=MEASURE_WARMUP)
+        entry = time_steps(TrainConfig.from_dict(config), features=features,
+                           clip_blocks=clip_blocks, steps=MEASURE_STEPS, warmup=MEASURE_WARMUP)
         memory = peak_memory()
-        entry.update(run=r["name"], rss_bytes=memory["rss_bytes"], base_rss_bytes=base,
+        entry.update(rss_bytes=memory["rss_bytes"], base_rss_bytes=base,
                      device_bytes=memory["device_bytes"])
         out.append(entry)
         keras.backend.clear_session()
@@ -472,9 +514,9 @@ def format_plan(plan: dict, *, runs: bool = False) -> list[str]:
     for entry in plan["disk"]:
         free = entry.get("free_bytes")
         lines.append(f"  disk on {entry['path']} ({', '.join(entry['holds'])}): "
-                     f"{human_bytes(entry['need_bytes'])} still to write "
-                     f"({human_bytes(entry['total_bytes'])} in all)"
-                     + (f", {human_bytes(free)} free" if free is not None else ""))
+                     f"{human_bytes(entry['need_bytes'])} needed (still to write, with one "
+                     f"checkpoint more while it is written; {human_bytes(entry['total_bytes'])} "
+                     "at the end)" + (f", {human_bytes(free)} free" if free is not None else ""))
     measured = plan.get("measured") or []
     if measured:
         parts = [f"{m['params'] / 1e6:.2f} M parameters: {m['step_seconds'] * 1e3:,.0f} ms a step, "

@@ -590,7 +590,7 @@ def _check_model_file(path: Path) -> None:
         raise CheckpointError(f"{path}: not a Keras model file (no config.json/model.weights.h5)")
 
 
-def load_model_file(path, *, cell=None):
+def load_model_file(path, *, cell=None, compile: bool = True):
     """Load a ``.keras`` model file in Keras's safe mode, with gruvsynth's cells registered.
 
     No module is imported because of the file or the run: Keras's own and gruvsynth's cells
@@ -604,11 +604,15 @@ def load_model_file(path, *, cell=None):
     cell : str or dict, optional
         The run's cell spec (:func:`cell_spec`), used only to say which module to import when
         the model's cell is not registered.
+    compile : bool
+        Restore the optimizer and its state (to train on).  ``False`` loads the weights only:
+        half the memory at the paper's size (no RMSprop velocities), for generation and
+        evaluation.
 
     Returns
     -------
     model : keras.Model
-        With its optimizer state, when the file has one.
+        With its optimizer state, when the file has one and ``compile`` is true.
 
     Raises
     ------
@@ -625,7 +629,7 @@ def load_model_file(path, *, cell=None):
 
     _import_cells()
     try:
-        return keras.saving.load_model(path, safe_mode=True)
+        return keras.saving.load_model(path, safe_mode=True, compile=compile)
     except Exception as exc:  # Keras raises many types (ValueError, OSError, TypeError, ...)
         text = str(exc).strip()
         reason = text.splitlines()[0] if text else type(exc).__name__
@@ -757,7 +761,7 @@ class Run:
             path = self.path / path
         return path
 
-    def load_model(self, which: str | os.PathLike = "final"):
+    def load_model(self, which: str | os.PathLike = "final", *, compile: bool = True):
         """Load a model of this run (safe mode on).
 
         Parameters
@@ -765,6 +769,9 @@ class Run:
         which : {"final", "latest"} or path
             ``"final"``: ``model.keras``; ``"latest"``: the newest checkpoint, or the final
             model when it is at least as new; a path (absolute, or relative to the run folder).
+        compile : bool
+            With the optimizer and its state (default); ``False``: the weights only, for
+            generation and evaluation (half the memory at the paper's size).
 
         Returns
         -------
@@ -775,7 +782,8 @@ class Run:
         CheckpointError
             The file is missing, truncated, corrupt or not a Keras model.
         """
-        return load_model_file(self.model_path(which), cell=self.config.get("cell"))
+        return load_model_file(self.model_path(which), cell=self.config.get("cell"),
+                               compile=compile)
 
     def summary(self) -> dict:
         """Figures of the run so far.
