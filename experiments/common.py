@@ -10,6 +10,7 @@ itself is done by the library (:mod:`gruvsynth.corpus`, :mod:`gruvsynth.training
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import os
@@ -32,6 +33,11 @@ DEFAULT_PROFILE = "quick"
 DEFAULT_DATA = Path("data")
 DEFAULT_RESULTS = Path("results")
 STAGES_DIR = ".stages"
+#: The key of a dry run's overrides in the settings and in every results file made with them
+#: (``--max-epochs``, ``--songs``; :func:`apply_overrides`).
+DRY_RUN = "dry_run"
+#: The sections whose ``epochs`` ``--max-epochs`` caps (every training run comes from one).
+EPOCH_SECTIONS = ("fig1", "fig2", "depth")
 
 if str(ROOT) not in sys.path:  # so that `python experiments/x.py` can import gruvsynth from a clone
     sys.path.insert(0, str(ROOT))
@@ -127,13 +133,77 @@ def auto_profile() -> tuple[str, str]:
     return "quick", f"automatic: no GPU visible to the {backend} backend"
 
 
+def apply_overrides(settings: dict, *, max_epochs: int | None = None,
+                    songs: int | None = None) -> dict:
+    """A profile for a dry run: every run's epochs capped, each corpus's songs capped.
+
+    Nothing else changes (whole songs, the representation, hidden sizes, batch size, ...).
+    The overrides are recorded under ``settings["dry_run"]`` (:data:`DRY_RUN`), so every stage
+    stamp, run folder name (:attr:`Paths.tag`) and results file made from them differs from
+    a full run's, and the report marks the results "dry run: not a reproduction".
+
+    Parameters
+    ----------
+    settings : dict
+        From :func:`load_profile`.
+    max_epochs : int, optional
+        Cap of the ``epochs`` of ``[fig1]``, ``[fig2]`` and ``[depth]``.
+    songs : int, optional
+        Cap of ``[corpus] songs``.
+
+    Returns
+    -------
+    dict
+        ``settings`` itself when neither is given, else a changed copy.  Any override marks
+        the results a dry run, even one that caps nothing.
+    """
+    if max_epochs is None and songs is None:
+        return settings
+    for name, value in (("max_epochs", max_epochs), ("songs", songs)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise ProfileError(f"{name} must be a positive integer, got {value!r}")
+    out = copy.deepcopy(settings)
+    if max_epochs is not None:
+        for section in EPOCH_SECTIONS:
+            out[section]["epochs"] = min(int(out[section]["epochs"]), max_epochs)
+    if songs is not None:
+        out["corpus"]["songs"] = min(int(out["corpus"]["songs"]), songs)
+    out[DRY_RUN] = {"max_epochs": max_epochs, "songs": songs}
+    return out
+
+
+def dry_run_of(settings: dict) -> dict | None:
+    """A profile's dry-run overrides (``{"max_epochs", "songs"}``), or None for a full run."""
+    return settings.get(DRY_RUN) or None
+
+
+def dry_run_tag(dry_run: dict | None) -> str:
+    """``"dry-e<N>-s<K>"`` (the parts given) for a dry run's results folder; ``""`` for a
+    full run."""
+    if not dry_run:
+        return ""
+    parts = ["dry"]
+    if dry_run.get("max_epochs") is not None:
+        parts.append(f"e{int(dry_run['max_epochs'])}")
+    if dry_run.get("songs") is not None:
+        parts.append(f"s{int(dry_run['songs'])}")
+    return "-".join(parts)
+
+
 @dataclass
 class Paths:
-    """Where one profile's corpora, runs and results go."""
+    """Where one profile's corpora, runs and results go.
+
+    ``tag`` ends every run folder's name for a dry run (``dry``, then ``-s<K>`` when the
+    songs are capped; the epochs are in the name already), so a capped run is never taken
+    for (or resumed as) a full one.
+    """
 
     out: Path
     data: Path
     runs: Path
+    tag: str = ""
 
     def corpus(self, name: str) -> Path:
         """The prepared corpus folder of ``name``."""
@@ -142,15 +212,19 @@ class Paths:
     def run(self, corpus: str, cell: str, hidden: int, layers: int, epochs: int,
             seed: int = 0) -> Path:
         """The run folder of one training configuration (shared by every script that needs it:
-        the same corpus, cell, hidden size, depth, epochs and seed is trained once)."""
-        return self.runs / run_name(corpus, cell, hidden, layers, epochs, seed)
+        the same corpus, cell, hidden size, depth, epochs and seed is trained once); a dry
+        run's :attr:`tag` ends the name."""
+        return self.runs / run_name(corpus, cell, hidden, layers, epochs, seed, tag=self.tag)
 
 
 def run_name(corpus: str, cell: str, hidden: int, layers: int, epochs: int,
-             seed: int = 0) -> str:
-    """``<corpus>-<cell>-h<hidden>-l<layers>-e<epochs>``, and ``-s<seed>`` for seeds but 0."""
+             seed: int = 0, *, tag: str = "") -> str:
+    """``<corpus>-<cell>-h<hidden>-l<layers>-e<epochs>``, then ``-s<seed>`` for seeds but 0,
+    then ``-<tag>`` when one is given (a dry run's, :func:`dry_run_tag`)."""
     name = f"{corpus}-{cell}-h{int(hidden)}-l{int(layers)}-e{int(epochs)}"
-    return name if int(seed) == 0 else f"{name}-s{int(seed)}"
+    if int(seed) != 0:
+        name = f"{name}-s{int(seed)}"
+    return f"{name}-{tag}" if tag else name
 
 
 def replicate_seeds(settings: dict, section: str) -> list[int]:
@@ -180,25 +254,53 @@ def add_arguments(parser: argparse.ArgumentParser, *, auto: bool = False) -> Non
                         help="training run folders (default: OUT/runs)")
     parser.add_argument("--force", action="store_true",
                         help="redo the stage even if it is marked finished (training runs "
-                        "still resume)")
+                        "still resume); reproduce.py: also start when the plan finds the disk "
+                        "short")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    from gruvsynth.commands.argtypes import positive_int
+
+    dry = parser.add_argument_group(
+        "dry run", "cap the profile to prove it runs; the results say \"dry run: not a "
+        "reproduction\" and every claim is inconclusive; they go to their own folders "
+        "(results/<profile>-dry-..., DATA/<profile>-s<K>, run names ending -dry-...)")
+    dry.add_argument("--max-epochs", type=positive_int, default=None, metavar="N",
+                     help="train every run for at most N epochs")
+    dry.add_argument("--songs", type=positive_int, default=None, metavar="K",
+                     help="use at most the first K songs of each corpus (whole songs still)")
 
 
 def paths_for(args: argparse.Namespace, profile: str) -> Paths:
-    """The :class:`Paths` of parsed options."""
-    out = args.out if args.out is not None else DEFAULT_RESULTS / profile
-    runs = args.runs if args.runs is not None else out / "runs"
-    return Paths(out=Path(out), data=Path(args.data) / profile, runs=Path(runs))
+    """The :class:`Paths` of parsed options.
+
+    A dry run (``--max-epochs``, ``--songs``) gets its own default results folder
+    (``results/<profile>-<tag>``), its own corpora when the songs are capped
+    (``DATA/<profile>-s<K>``: a full corpus is never replaced by a smaller one) and run
+    folder names ending ``-<tag>`` (:func:`dry_run_tag`).
+    """
+    dry = {"max_epochs": getattr(args, "max_epochs", None), "songs": getattr(args, "songs", None)}
+    tag = dry_run_tag(dry if any(v is not None for v in dry.values()) else None)
+    default_out = DEFAULT_RESULTS / (f"{profile}-{tag}" if tag else profile)
+    out = args.out if args.out is not None else default_out
+    runs = args.runs if args.runs is not None else Path(out) / "runs"
+    data = Path(args.data) / (f"{profile}-s{dry['songs']}" if dry["songs"] else profile)
+    run_tag = ("dry" + (f"-s{dry['songs']}" if dry["songs"] else "")) if tag else ""
+    return Paths(out=Path(out), data=data, runs=Path(runs), tag=run_tag)
+
+
+def profile_settings(args: argparse.Namespace, profile: str) -> dict:
+    """The profile of parsed options, with their dry-run overrides applied."""
+    return apply_overrides(load_profile(profile), max_epochs=getattr(args, "max_epochs", None),
+                           songs=getattr(args, "songs", None))
 
 
 def parse(description: str, argv: list[str] | None) -> tuple[dict, Paths, argparse.Namespace]:
-    """Parse a script's options and load its profile."""
+    """Parse a script's options and load its profile (with ``--max-epochs``/``--songs``)."""
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    settings = load_profile(args.profile)
+    settings = profile_settings(args, args.profile)
     return settings, paths_for(args, args.profile), args
 
 
@@ -217,13 +319,35 @@ def corpus_parameters(settings: dict) -> dict:
     }
 
 
+def prepared_corpus(settings: dict, paths: Paths, name: str) -> dict | None:
+    """The manifest of corpus ``name`` when it is prepared with the profile's settings.
+
+    Returns
+    -------
+    dict or None
+        None when the corpus is not prepared, or was prepared with other ``[corpus]``
+        settings (:func:`prepare_corpora` then prepares it again).
+    """
+    from gruvsynth.corpus import open_corpus
+
+    target = paths.corpus(name)
+    if not (target / "manifest.json").exists():
+        return None
+    with open_corpus(target) as corpus:
+        manifest = corpus.manifest
+    have = manifest["parameters"]
+    if any(have.get(k) != v for k, v in corpus_parameters(settings).items()):
+        return None
+    return manifest
+
+
 def prepare_corpora(settings: dict, paths: Paths, *, progress: bool = True) -> list[Path]:
     """Prepare each corpus of the profile into ``DATA/<profile>/<name>``.
 
     A corpus already there is reused when it was prepared with the same parameters, and
     prepared again (replaced) when the profile's ``[corpus]`` settings have changed.
     """
-    from gruvsynth.corpus import open_corpus, prepare_corpus
+    from gruvsynth.corpus import prepare_corpus
 
     params = corpus_parameters(settings)
     out = []
@@ -231,9 +355,7 @@ def prepare_corpora(settings: dict, paths: Paths, *, progress: bool = True) -> l
         target = paths.corpus(name)
         stale = False
         if (target / "manifest.json").exists():
-            with open_corpus(target) as corpus:
-                have = corpus.manifest["parameters"]
-            stale = any(have.get(k) != v for k, v in params.items())
+            stale = prepared_corpus(settings, paths, name) is None
             if not stale:
                 say(f"[corpus] {name}: already prepared in {target}")
                 out.append(target)
@@ -254,20 +376,28 @@ def trained_run(settings: dict, paths: Paths, corpus: str, cell: str, *, hidden:
     """The run of one configuration: opened if finished, else trained (or resumed).
 
     Training settings other than those given come from the profile's ``[train]`` section.
+    With ``[profile] isolate_runs = true`` a run is trained in a process of its own on a CPU
+    (:func:`train_isolated`).
 
     Returns
     -------
     gruvsynth.training.Run
     """
-    from gruvsynth.training import RESUMABLE_KEYS, TrainConfig, open_run, train
+    from gruvsynth.training import RESUMABLE_KEYS, open_run
+
+    def train(corpus_dir, folder, *, config, progress):
+        if isolated(settings):
+            return train_isolated(corpus_dir, folder, config=config, progress=progress)
+        from gruvsynth.training import train as train_here
+
+        return train_here(corpus_dir, folder, config=config, progress=progress)
 
     if not (paths.corpus(corpus) / "manifest.json").exists():
         prepare_corpora(settings, paths, progress=progress)
     seed = int(settings["train"].get("seed", 0)) if seed is None else int(seed)
     folder = paths.run(corpus, cell, hidden, layers, epochs, seed)
-    config = TrainConfig().replace(**settings["train"]).replace(
-        cell=cell, hidden=int(hidden), layers=int(layers), epochs=int(epochs),
-        recipe=recipe_for(cell, settings), seed=seed)
+    config = train_config(settings, cell, hidden=hidden, layers=layers, epochs=epochs,
+                          seed=seed)
     if (folder / "config.json").exists():
         run = open_run(folder)
         from gruvsynth.corpus import open_corpus
@@ -286,6 +416,107 @@ def trained_run(settings: dict, paths: Paths, corpus: str, cell: str, *, hidden:
         # otherwise train() resumes it, or refuses a folder trained with other settings
     say(f"[train] {folder.name}: {epochs} epochs")
     return train(paths.corpus(corpus), folder, config=config, progress=progress)
+
+
+def isolated(settings: dict) -> bool:
+    """Whether the profile's runs train in processes of their own here.
+
+    ``[profile] isolate_runs = true`` asks for it, because TensorFlow keeps about twice a
+    model's weights in memory for every model trained in a process, even once the model is
+    gone (measured: +300 MB per run of 34 M parameters, with or without
+    ``keras.backend.clear_session()``; JAX keeps nothing): the paper profile's 48 runs would
+    hold tens of GB.  On a GPU the runs stay in this process, which holds the device.
+    """
+    if not (settings.get("profile") or {}).get("isolate_runs"):
+        return False
+    from gruvsynth.backend import accelerator, select_backend
+
+    select_backend(None)
+    return accelerator() == "cpu"
+
+
+_TRAIN_CHILD = """
+import json, sys
+from gruvsynth.errors import GruvError
+from gruvsynth.fileio import write_json_atomic
+from gruvsynth.training import TrainConfig, train
+corpus, folder, config, result, progress = sys.argv[1:]
+try:
+    train(corpus, folder, config=TrainConfig.from_dict(json.loads(config)),
+          progress=progress == "1")
+except GruvError as exc:
+    write_json_atomic(result, {"error": str(exc), "type": type(exc).__name__})
+    sys.exit(1)
+"""
+
+
+def train_isolated(corpus_dir, folder, *, config, progress: bool = True):
+    """:func:`gruvsynth.training.train` in a fresh Python process; its memory is returned to
+    the system when the run ends.
+
+    Returns
+    -------
+    gruvsynth.training.Run
+        The run, opened here.
+
+    Raises
+    ------
+    gruvsynth.errors.GruvError
+        With the child's message when training failed there (a diverged run, a damaged
+        folder, ...), or naming the exit status when the process died.
+    """
+    import subprocess
+    import tempfile
+
+    from gruvsynth.backend import current_backend
+    from gruvsynth.errors import GruvError
+    from gruvsynth.training import open_run
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
+    if current_backend():
+        env["KERAS_BACKEND"] = current_backend()
+    with tempfile.TemporaryDirectory(prefix="gruvsynth-run-") as tmp:
+        result = Path(tmp) / "result.json"
+        done = subprocess.run([sys.executable, "-c", _TRAIN_CHILD, str(corpus_dir), str(folder),
+                               json.dumps(config.to_dict()), str(result),
+                               "1" if progress else "0"], env=env)
+        info = json.loads(result.read_text()) if result.exists() else {}
+    if done.returncode != 0:
+        raise GruvError(info.get("error") or f"{folder}: training in its own process ended "
+                        f"with exit status {done.returncode}")
+    return open_run(folder)
+
+
+def train_config(settings: dict, cell: str, *, hidden: int, layers: int, epochs: int,
+                 seed: int | None = None):
+    """The :class:`gruvsynth.training.TrainConfig` of one of the profile's runs (the
+    profile's ``[train]`` section, the cell's recipe, the run's sizes and its seed: the
+    profile's ``[train] seed`` when ``seed`` is None)."""
+    from gruvsynth.training import TrainConfig
+
+    config = TrainConfig().replace(**settings["train"]).replace(
+        cell=cell, hidden=int(hidden), layers=int(layers), epochs=int(epochs),
+        recipe=recipe_for(cell, settings))
+    return config if seed is None else config.replace(seed=int(seed))
+
+
+def training_plan(settings: dict) -> list[tuple[str, str, int, int, int, int]]:
+    """Every distinct training run the profile needs: (corpus, cell, hidden, layers, epochs,
+    seed), each configuration once per replicate seed (:func:`replicate_seeds`)."""
+    f1, f2, d = settings["fig1"], settings["fig2"], settings["depth"]
+    s1, s2, sd = (replicate_seeds(settings, k) for k in ("fig1", "fig2", "depth"))
+    runs = []
+    for corpus in settings["corpus"]["names"]:
+        runs += [(corpus, cell, f1["hidden"], 1, f1["epochs"], s) for cell in f1["cells"]
+                 for s in s1]
+    for corpus in f2["corpora"]:
+        runs += [(corpus, cell, h, 1, f2["epochs"], s) for cell in f2["cells"]
+                 for h in f2["hidden"] for s in s2]
+    for corpus in d["corpora"]:
+        runs += [(corpus, cell, d["hidden"], n, d["epochs"], s) for cell in d["cells"]
+                 for n in d["layers"] for s in sd]
+    return list(dict.fromkeys(runs))
 
 
 #: The recipe each cell family trains with (see :data:`gruvsynth.defaults.RECIPES`): the
@@ -422,8 +653,14 @@ class Stage:
 
 
 def stage_settings(settings: dict, *sections: str) -> dict:
-    """The parts of a profile a stage depends on (for its stamp)."""
-    return {s: settings.get(s) for s in ("corpus", "train", *sections)}
+    """The parts of a profile a stage depends on (for its stamp), dry-run overrides included."""
+    keys = ("corpus", "train", *sections) + ((DRY_RUN,) if settings.get(DRY_RUN) else ())
+    return {s: settings.get(s) for s in keys}
+
+
+def figure_title(settings: dict, title: str) -> str:
+    """A figure's title, marked as a dry run when the profile is one."""
+    return f"DRY RUN, not a reproduction — {title}" if dry_run_of(settings) else title
 
 
 def say(message: str) -> None:

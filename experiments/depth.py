@@ -81,14 +81,15 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
     base = paths.out / report.FIGURES_DIR / report.DEPTH
     profile = settings["profile"]["name"]
     fig = plot(records, corpora=list(d["corpora"]), cells=list(d["cells"]), baselines=baselines,
-               title=f"Depth — {', '.join(map(str, sorted(d['layers'])))} recurrent layers, "
-                     f"hidden {d['hidden']}, {d['epochs']} epochs (profile {profile})")
+               title=common.figure_title(
+                   settings, f"Depth — {', '.join(map(str, sorted(d['layers'])))} recurrent "
+                   f"layers, hidden {d['hidden']}, {d['epochs']} epochs (profile {profile})"))
     plots.save_figure(fig, base)
     report.write_csv(base.with_suffix(".csv"), records_csv(records), FIELDS)
     report.write_json(base.with_suffix(".json"), {
         "figure": report.DEPTH, "profile": profile, "layers": sorted(d["layers"]),
         "hidden": d["hidden"], "epochs": d["epochs"], "seeds": seeds, "runs": records,
-        "baselines": baselines})
+        "baselines": baselines, common.DRY_RUN: common.dry_run_of(settings)})
     stage.mark(time.perf_counter() - t0)
     common.say(f"[{STAGE}] wrote {base}.png")
     return {"records": records}

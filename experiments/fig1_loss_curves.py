@@ -94,16 +94,16 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
     base = paths.out / report.FIGURES_DIR / report.FIG1
     profile = settings["profile"]["name"]
     fig = plot(records, corpora=corpora, baselines=baselines,
-               title=f"Figure 1 — GRU vs LSTM loss per epoch, hidden {s['hidden']}, "
-                     f"{s['epochs']} epochs, mean and min–max of {len(seeds)} seed(s) "
-                     f"(profile {profile}); dotted: the mean predictor")
+               title=common.figure_title(
+                   settings, f"Figure 1 — GRU vs LSTM loss per epoch, hidden {s['hidden']}, "
+                   f"{s['epochs']} epochs, mean and min–max of {len(seeds)} seed(s) "
+                   f"(profile {profile}); dotted: the mean predictor"))
     plots.save_figure(fig, base)
     report.write_csv(base.with_suffix(".csv"), records_csv(records), FIELDS)
     report.write_json(base.with_suffix(".json"), {
         "figure": report.FIG1, "profile": profile, "hidden": s["hidden"],
         "epochs": s["epochs"], "cells": s["cells"], "corpora": corpora, "seeds": seeds,
-        "runs": records,
-        "baselines": baselines})
+        "runs": records, "baselines": baselines, common.DRY_RUN: common.dry_run_of(settings)})
     stage.mark(time.perf_counter() - t0)
     common.say(f"[{STAGE}] wrote {base}.png")
     return {"records": records}

@@ -109,14 +109,15 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
     base = paths.out / report.FIGURES_DIR / report.FIG2
     profile = settings["profile"]["name"]
     fig = plot(rows, corpora=list(s["corpora"]), cells=list(s["cells"]), baselines=baselines,
-               title=f"Figure 2 — dev loss against hidden size "
-                     f"({min(s['hidden'])}–{max(s['hidden'])}), profile {profile}")
+               title=common.figure_title(
+                   settings, f"Figure 2 — dev loss against hidden size "
+                   f"({min(s['hidden'])}–{max(s['hidden'])}), profile {profile}"))
     plots.save_figure(fig, base)
     report.write_csv(base.with_suffix(".csv"), rows, FIELDS)
     report.write_json(base.with_suffix(".json"), {
         "figure": report.FIG2, "profile": profile, "hidden": sorted(s["hidden"]),
         "epochs": s["epochs"], "seeds": seeds, "summary": rows, "runs": records,
-        "baselines": baselines})
+        "baselines": baselines, common.DRY_RUN: common.dry_run_of(settings)})
     stage.mark(time.perf_counter() - t0)
     common.say(f"[{STAGE}] wrote {base}.png")
     return {"rows": rows}

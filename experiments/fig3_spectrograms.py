@@ -162,13 +162,14 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
     samples_dir = paths.out / report.SAMPLES_DIR
     samples_dir.mkdir(parents=True, exist_ok=True)
     fig_dir = paths.out / report.FIGURES_DIR
-    summary = {"figure": report.FIG3, "profile": profile, "band_hz": band, "corpora": {}}
+    summary = {"figure": report.FIG3, "profile": profile, "band_hz": band, "corpora": {},
+               common.DRY_RUN: common.dry_run_of(settings)}
     seeds = common.replicate_seeds(settings, "fig1")
     samples = {"settings": {"seed_blocks": sm["seed_blocks"], "times": sm["times"],
                             "n_seeds": sm["n_seeds"], "seed_from": "train", "method": "stateful",
                             "protocols": PROTOCOLS, "run_seed": seeds[0]},
                "dev_audio": {}, "calibration": {}, "means": {}, "means_dev": {},
-               "samples": []}
+               "samples": [], common.DRY_RUN: common.dry_run_of(settings)}
     for corpus in corpora:
         arrays, entry = {}, {"truth": {}, "cells": {}, "hidden": f1["hidden"]}
         calibration = None
@@ -237,9 +238,10 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
         entry["figure"] = f"{report.FIGURES_DIR}/{stem}.png"
         summary["corpora"][corpus] = entry
         fig = plot_corpus(corpus, arrays, hidden=f1["hidden"], band=band,
-                          title=f"Figure 3 — mean dev spectrogram, {corpus}: ground truth vs "
-                                f"{' vs '.join(plots.cell_label(c) for c in cells)} (hidden "
-                                f"{f1['hidden']}, profile {profile})")
+                          title=common.figure_title(
+                              settings, f"Figure 3 — mean dev spectrogram, {corpus}: ground "
+                              f"truth vs {' vs '.join(plots.cell_label(c) for c in cells)} "
+                              f"(hidden {f1['hidden']}, profile {profile})"))
         plots.save_figure(fig, fig_dir / stem)
         first = arrays[cells[0]]
         rows = [{"frequency_hz": float(fr), "truth": float(first["true_spectrum"][k]),
@@ -250,9 +252,10 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
     report.write_json(samples_dir / report.SAMPLES_JSON, samples)
 
     fig = plot_generated(samples["calibration"], samples["means"], cells=cells,
-                         title=f"Generated audio (blocks after the seed, mean of "
-                               f"{sm['n_seeds']} samples) on each corpus's calibrated noise "
-                               f"scale, hidden {f1['hidden']}, profile {profile}")
+                         title=common.figure_title(
+                             settings, f"Generated audio (blocks after the seed, mean of "
+                             f"{sm['n_seeds']} samples) on each corpus's calibrated noise "
+                             f"scale, hidden {f1['hidden']}, profile {profile}"))
     base = fig_dir / report.GENERATED_AUDIO
     plots.save_figure(fig, base)
     rows = [{"corpus": c, "series": "dev audio", **samples["dev_audio"].get(c, {}),
@@ -265,7 +268,8 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
                                                   report.white_noise_flatness(),
                                                   "calibration": samples["calibration"],
                                                   "dev_audio": samples["dev_audio"],
-                                                  "means": samples["means"]})
+                                                  "means": samples["means"],
+                                                  common.DRY_RUN: common.dry_run_of(settings)})
     stage.mark(time.perf_counter() - t0)
     common.say(f"[{STAGE}] wrote {len(corpora)} Figure 3 files, {len(samples['samples'])} "
                f"samples in {samples_dir}")

@@ -155,16 +155,17 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
     profile = settings["profile"]["name"]
     fig = plot(rows, onsets, corpora=corpora, cells=list(g["cells"]), seeds=seeds, times=times,
                hidden=f1["hidden"],
-               title=f"Generation length — loops and flatness against length (× seed), "
-                     f"{g['n_seeds']} samples per seed size, hidden {f1['hidden']}, "
-                     f"profile {profile}")
+               title=common.figure_title(
+                   settings, f"Generation length — loops and flatness against length "
+                   f"(× seed), {g['n_seeds']} samples per seed size, hidden {f1['hidden']}, "
+                   f"profile {profile}"))
     plots.save_figure(fig, base)
     report.write_csv(base.with_suffix(".csv"), rows, FIELDS)
     report.write_csv(base.with_name(f"{base.name}_onsets.csv"), onsets, ONSET_FIELDS)
     report.write_json(base.with_suffix(".json"), {
         "figure": report.GENERATION_LENGTH, "profile": profile, "times": times,
         "seed_blocks": seeds, "cells": g["cells"], "hidden": f1["hidden"],
-        "seed_from": SEED_FROM, "rows": rows, "onsets": onsets})
+        "seed_from": SEED_FROM, "rows": rows, "onsets": onsets, common.DRY_RUN: common.dry_run_of(settings)})
     stage.mark(time.perf_counter() - t0)
     common.say(f"[{STAGE}] wrote {base}.png")
     return {"rows": rows, "onsets": onsets}

@@ -12,6 +12,13 @@ screenshot, ``screenshot.png``).  Each stage is one of the scripts beside this o
 this process; a finished stage is not redone when this is run again, and training runs resume
 where they stopped.  ``--profile auto`` (the default) takes ``paper`` when the Keras backend
 sees a GPU, else ``quick``.
+
+Before the first run it prints a plan computed from the runs it is about to make
+(:mod:`experiments.planning`: disk for the corpora, checkpoints and final models, peak memory
+per run and the time at the step speed measured on this device) and refuses to start, with a
+one-line reason, when a file system is short of the disk the plan needs (``--force`` starts
+anyway); ``--plan`` prints the plan, one line per run, and stops.  ``--max-epochs N`` and
+``--songs K`` make a dry run (see :func:`experiments.common.apply_overrides`).
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from experiments import common  # noqa: E402
+from experiments import common, planning  # noqa: E402
 
 DEFAULT_PROFILE = "auto"
 #: The experiment stages: (name, module under experiments/).
@@ -40,22 +47,8 @@ STAGES = (
 )
 
 
-def training_plan(settings: dict) -> list[tuple[str, str, int, int, int, int]]:
-    """Every distinct training run the profile needs: (corpus, cell, hidden, layers, epochs,
-    seed), each configuration once per replicate seed."""
-    f1, f2, d = settings["fig1"], settings["fig2"], settings["depth"]
-    s1, s2, sd = (common.replicate_seeds(settings, k) for k in ("fig1", "fig2", "depth"))
-    runs = []
-    for corpus in settings["corpus"]["names"]:
-        runs += [(corpus, cell, f1["hidden"], 1, f1["epochs"], s) for cell in f1["cells"]
-                 for s in s1]
-    for corpus in f2["corpora"]:
-        runs += [(corpus, cell, h, 1, f2["epochs"], s) for cell in f2["cells"]
-                 for h in f2["hidden"] for s in s2]
-    for corpus in d["corpora"]:
-        runs += [(corpus, cell, d["hidden"], n, d["epochs"], s) for cell in d["cells"]
-                 for n in d["layers"] for s in sd]
-    return list(dict.fromkeys(runs))
+#: Every distinct training run of a profile (kept here under its old name).
+training_plan = common.training_plan
 
 
 def _processor() -> str:
@@ -84,15 +77,34 @@ def host_info() -> dict:
     return info
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the reproduction stages for one profile."""
+def main(argv: list[str] | None = None, *, disk_free=None) -> int:
+    """Run the reproduction stages for one profile.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The options (default: ``sys.argv[1:]``).
+    disk_free : callable, optional
+        ``disk_free(path) -> bytes`` free on the file system of ``path``, for the disk check
+        (default :func:`experiments.planning.free_bytes`; tests fake it).
+
+    Returns
+    -------
+    int
+        0 when done (or planned), 1 when a stage failed, the page check found problems or the
+        disk is short, 2 for a bad profile.
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     common.add_arguments(parser, auto=True)
     parser.add_argument("--no-browser-check", action="store_true",
                         help="do not open the page in headless Chromium")
     parser.add_argument("--plan", action="store_true",
-                        help="print the profile, the plan and the estimate, then stop")
+                        help="print the profile and the plan (disk, memory, time; one line per "
+                        "run) and stop")
+    parser.add_argument("--no-measure", action="store_true",
+                        help="plan without timing training steps on this device (quicker; "
+                        "the plan then has no memory or time figures)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     started = time.time()
@@ -102,24 +114,47 @@ def main(argv: list[str] | None = None) -> int:
     else:
         profile, reason = args.profile, "given with --profile"
     try:
-        settings = common.load_profile(profile)
+        settings = common.profile_settings(args, profile)
     except common.ProfileError as exc:
         print(f"reproduce: error: {exc}", file=sys.stderr)
         return 2
     paths = common.paths_for(args, profile)
     plan = training_plan(settings)
     config_file = common.config_path(profile)
+    dry_run = common.dry_run_of(settings)
     common.say(f"gruvsynth reproduction: profile {profile!r} ({reason})")
+    if dry_run:
+        from gruvsynth.report import DRY_RUN_BANNER, describe_dry_run
+
+        common.say(f"  *** {DRY_RUN_BANNER.upper()} ({describe_dry_run(dry_run)}): every run "
+                   "capped, every claim will be inconclusive ***")
     common.say(f"  {settings['profile']['description']}; settings {config_file}")
     common.say(f"  {len(plan)} training runs, {sum(r[4] for r in plan)} epochs in all; "
                f"estimate: {settings['profile']['estimate']}")
     common.say(f"  results in {paths.out}, corpora in {paths.data}, runs in {paths.runs}")
+    t_plan = time.perf_counter()
+    try:
+        needs = planning.make_plan(settings, paths, plan, measure_steps=not args.no_measure)
+    except (common.ProfileError, OSError) as exc:
+        print(f"reproduce: error: cannot plan the profile: {exc}", file=sys.stderr)
+        return 2
+    short = planning.check_disk(needs, disk_free=disk_free)
+    needs["seconds_to_plan"] = time.perf_counter() - t_plan
+    for line in planning.format_plan(needs, runs=args.plan):
+        common.say(line)
+    if short:
+        if args.plan or not args.force:
+            print(f"reproduce: {'would refuse' if args.plan else 'refused'}: {short} "
+                  "(--force starts anyway)", file=sys.stderr)
+        if not args.plan and not args.force:
+            return 1
+        if args.force and not args.plan:
+            common.say(f"  --force: starting although {short}")
     if args.plan:
-        for r in plan:
-            common.say(f"    run {common.run_name(*r)}")
         return 0
 
     from gruvsynth import report
+    from gruvsynth.backend import peak_memory, reset_peak_memory
     from gruvsynth.errors import GruvError
 
     paths.out.mkdir(parents=True, exist_ok=True)
@@ -127,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
               "settings_toml": config_file.read_text(encoding="utf-8"),
               "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
               "finished": None, "total_seconds": None, "stages": [], "host": host_info(),
-              "training_runs": [common.run_name(*r) for r in plan]}
+              "training_runs": [common.run_name(*r, tag=paths.tag) for r in plan],
+              common.DRY_RUN: dry_run, "plan": needs}
     progress = not args.quiet
 
     def save():
@@ -141,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         entry = {"name": name, "status": "running", "seconds": None}
         record["stages"].append(entry)
         save()
+        reset_peak_memory()
         t0 = time.perf_counter()
         try:
             if name == "corpora":
@@ -157,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
             break
         entry.update(status="done" if result is not None else "already done",
                      seconds=time.perf_counter() - t0)
+        memory = peak_memory()
+        entry.update(peak_rss_bytes=memory["rss_bytes"],
+                     peak_children_rss_bytes=memory["children_rss_bytes"],
+                     peak_device_bytes=memory["device_bytes"])
         stamp = paths.out / common.STAGES_DIR / f"{name}.json"
         if result is None and stamp.is_file():  # the time it took when it was done
             entry["done_seconds"] = json.loads(stamp.read_text()).get("seconds")
@@ -166,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     record["total_seconds"] = time.time() - started
     save()
     common.say(f"\n=== [{total}/{total}] claims and page ===")
+    reset_peak_memory()
+    t0 = time.perf_counter()
     built = report.build_report(paths.out)
     for c in built["claims"]:
         why = f" ({c['reason']})" if c.get("reason") else ""
@@ -192,6 +235,12 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 common.say("  page check found problems:\n    " + "\n    ".join(check["problems"]))
                 status = status or 1
+    memory = peak_memory()
+    record["report_stage"] = {"name": "claims and page", "seconds": time.perf_counter() - t0,
+                              "peak_rss_bytes": memory["rss_bytes"],
+                              "peak_children_rss_bytes": memory["children_rss_bytes"],
+                              "peak_device_bytes": memory["device_bytes"]}
+    save()
     common.say(f"done in {(time.time() - started) / 60:.1f} min (profile {profile})")
     if status:
         common.say(json.dumps([s for s in record["stages"] if s["status"].startswith("failed")]))

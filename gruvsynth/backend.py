@@ -36,6 +36,8 @@ __all__ = [
     "accelerator",
     "resolve_precision",
     "precision_scope",
+    "reset_peak_memory",
+    "peak_memory",
 ]
 
 #: The Keras backends gruvsynth supports.
@@ -306,3 +308,100 @@ def precision_scope(precision: str):
             yield precision
         finally:
             keras.mixed_precision.set_global_policy(policy)
+
+
+# ---------------------------------------------------------------------------------------------
+# peak memory: the process's resident set and the accelerator's
+
+
+def _status_kib(field: str) -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(f"{field}:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def reset_peak_memory() -> bool:
+    """Start measuring peak memory afresh (see :func:`peak_memory`).
+
+    Resets the process's resident high-water mark (Linux: ``5`` written to
+    ``/proc/self/clear_refs``) and, on a GPU, the backend's peak device memory where it can
+    (TensorFlow, PyTorch; JAX's peak only grows).
+
+    Returns
+    -------
+    bool
+        Whether the host figure was reset (otherwise :func:`peak_memory`'s ``rss_bytes`` is the
+        peak since the process started).
+    """
+    reset = False
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+            f.write("5")
+        reset = True
+    except OSError:
+        pass
+    if accelerator() != "gpu":
+        return reset
+    backend = current_backend()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            for device in tf.config.list_logical_devices("GPU"):
+                tf.config.experimental.reset_memory_stats(device.name)
+        elif backend == "torch":
+            import torch
+
+            torch.cuda.reset_peak_memory_stats()
+    except Exception:  # measuring must never stop the work
+        pass
+    return reset
+
+
+def peak_memory() -> dict:
+    """Peak memory since :func:`reset_peak_memory` (or since the process started).
+
+    Returns
+    -------
+    dict
+        ``rss_bytes``: the process's peak resident set (``VmHWM``; else ``ru_maxrss``);
+        ``children_rss_bytes``: the largest peak of any finished child process
+        (``ru_maxrss`` of ``RUSAGE_CHILDREN``: since the process started);
+        ``device_bytes``: the backend's peak memory on its first GPU, or None on a CPU or when
+        the backend cannot say.
+    """
+    import resource
+
+    hwm = _status_kib("VmHWM")
+    rss = hwm * 1024 if hwm is not None else resource.getrusage(
+        resource.RUSAGE_SELF).ru_maxrss * 1024
+    out = {"rss_bytes": rss,
+           "children_rss_bytes": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
+           "device_bytes": None}
+    if accelerator() != "gpu":
+        return out
+    backend = current_backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            stats = jax.local_devices()[0].memory_stats() or {}
+            out["device_bytes"] = stats.get("peak_bytes_in_use")
+        elif backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_logical_devices("GPU")
+            if gpus:
+                out["device_bytes"] = tf.config.experimental.get_memory_info(gpus[0].name)["peak"]
+        elif backend == "torch":
+            import torch
+
+            out["device_bytes"] = torch.cuda.max_memory_allocated()
+    except Exception:  # measuring must never stop the work
+        pass
+    return out

@@ -91,6 +91,8 @@ __all__ = [
     "open_corpus",
     "split_songs",
     "clip_count",
+    "chunk_rows",
+    "data_bytes",
     "next_block_targets",
     "RunningMoments",
     "spread_report",
@@ -162,6 +164,44 @@ def clip_count(n_blocks: int, clip_blocks: int = CLIP_BLOCKS) -> int:
         ``start + T < n_blocks``, the authors' rule, so the block after each clip exists.
     """
     return max(0, (int(n_blocks) - 1) // int(clip_blocks))
+
+
+def chunk_rows(width: int, clip_blocks: int = CLIP_BLOCKS) -> int:
+    """Feature rows per HDF5 chunk of ``corpus.h5``: a clip's worth, at most 4 MiB.
+
+    Parameters
+    ----------
+    width : int
+        Features per row ``D``.
+    clip_blocks : int
+        Blocks per clip ``T``.
+
+    Returns
+    -------
+    int
+    """
+    return max(1, min(int(clip_blocks), _CHUNK_BYTES // (int(width) * 4)))
+
+
+def data_bytes(n_rows: int, width: int, clip_blocks: int = CLIP_BLOCKS) -> int:
+    """Bytes the feature rows of a corpus take in ``corpus.h5`` (whole chunks of float32).
+
+    Parameters
+    ----------
+    n_rows : int
+        Feature rows: per song, its clips' blocks and the block after the last clip.
+    width : int
+        Features per row ``D``.
+    clip_blocks : int
+        Blocks per clip ``T``.
+
+    Returns
+    -------
+    int
+        Without the song table and the statistics (a few kilobytes and ``2 D`` floats).
+    """
+    rows = chunk_rows(width, clip_blocks)
+    return -(-int(n_rows) // rows) * rows * int(width) * 4
 
 
 def next_block_targets(features: np.ndarray) -> np.ndarray:
@@ -653,7 +693,7 @@ def prepare_corpus(
     }
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="gruv-decode")
     try:
-        chunk_rows = max(1, min(clip_blocks, _CHUNK_BYTES // (width * 4)))
+        rows_per_chunk = chunk_rows(width, clip_blocks)
         fft_rows = max(1, min(_FFT_ROWS, _CHUNK_BYTES // (width * 4)))
         kept: list[dict] = []
         moments: list[RunningMoments] = []
@@ -664,7 +704,7 @@ def prepare_corpus(
             h5.attrs["format"] = FORMAT
             h5.attrs["format_version"] = FORMAT_VERSION
             feats = h5.create_dataset("features", shape=(0, width), maxshape=(None, width),
-                                      chunks=(chunk_rows, width), dtype=np.float32)
+                                      chunks=(rows_per_chunk, width), dtype=np.float32)
             rows_total = 0
             with _progress_bar(len(entries), progress) as bar:
                 decode = functools.partial(_decode, sr=sr, start=start_seconds,

@@ -1122,9 +1122,12 @@ def evaluate_run(
     check_writable_folder(json_path.parent)
     from gruvsynth.models import float32_model
 
-    model = float32_model(run.load_model(which))  # float32 whatever precision trained it
+    # the weights only (no optimizer state), in float32 whatever precision trained them
+    model = float32_model(run.load_model(which, compile=False))
     dev = dev_pass(model, corpus, batch_size=batch_size, band=band, progress=progress)
     train_loss = split_loss(model, corpus, "train", batch_size=batch_size)
+    del model
+    generation.release_memory()  # before generation loads the model again
     baselines = baseline_losses(corpus)
     config = getattr(run, "config", {}) or {}
     fig3_path = save_figure3(out_dir / "fig3.npz", dev, cell=str(config.get("cell")),

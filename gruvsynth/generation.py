@@ -80,6 +80,7 @@ __all__ = [
     "MAX_GENERATION_BYTES",
     "generation_bytes",
     "check_generation_size",
+    "release_memory",
 ]
 
 #: The two implementations of the generation algorithm.
@@ -867,6 +868,19 @@ class GenerationResult:
         return written
 
 
+def release_memory() -> None:
+    """Free the memory of models that are no longer used, now.
+
+    A Keras model sits in reference cycles, so dropping the last reference does not free its
+    weights (1 GB at the paper's size) until Python's cyclic garbage collector runs, which it
+    schedules by object counts, not bytes: a stage loading one model after another (Figure 3:
+    two loads for each of eight runs) held several at once, 10.8 GB measured for four.
+    """
+    import gc
+
+    gc.collect()
+
+
 def _open(run):
     if isinstance(run, (str, os.PathLike)):
         from gruvsynth.training import open_run
@@ -956,7 +970,8 @@ def generate_from_run(
         seeds = file_seed(seed_from, corpus, seed_blocks=seed_blocks, n_seeds=n_seeds,
                           seed_index=seed_index, seed=seed)
         source = os.fspath(seed_from)
-    model = float32_model(run.load_model(which))  # float32 whatever trained it
+    # the weights only (no optimizer state), in float32 whatever trained them
+    model = float32_model(run.load_model(which, compile=False))
     seed_array = np.stack([s.blocks for s in seeds])
     if seed_array.shape[-1] != _model_width(model):
         raise GruvError(
@@ -996,5 +1011,7 @@ def generate_from_run(
         "convention": "first pass keeps all seed_blocks predictions, then one block per "
         "iteration: output_blocks = seed_blocks + iterations",
     }
+    del model
+    release_memory()
     return GenerationResult(blocks=blocks, features=features, audio=audio, seeds=seeds,
                             seed_audio=seed_audio, settings=settings, sr=sr)

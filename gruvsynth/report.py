@@ -45,6 +45,13 @@ The JSON formats (all keys required unless marked optional):
     (``calibration``: :func:`gruvsynth.noise.calibrate` of each corpus)
 ``generation_length.json``
     ``{"rows": [{"corpus", "cell", "seed_blocks", "sample", "times", "looped", ...}], ...}``
+``reproduction.json``
+    ``{"host": {...}, "stages": [{"name", "status", "seconds", ...}], ...}``
+
+Any of them may carry ``"dry_run": {"max_epochs", "songs"}`` (optional; null or absent for a
+full run): the overrides of a dry run (``experiments/reproduce.py --max-epochs N --songs K``).
+When any file of a folder has them, every claim is *inconclusive* (:data:`DRY_RUN_BANNER`) and
+the page and ``claims.md`` say so in large letters at the top.
 
 :func:`collect` checks each file against these shapes (:data:`SCHEMAS`) and refuses one that
 parses but has another shape, naming the file and the entry.  A folder with none of these
@@ -84,6 +91,10 @@ __all__ = [
     "NOT_REPRODUCED",
     "INCONCLUSIVE",
     "VERDICTS",
+    "DRY_RUN",
+    "DRY_RUN_BANNER",
+    "dry_run_in",
+    "describe_dry_run",
     "CLAIM_IDS",
     "BrowserError",
     "write_json",
@@ -181,6 +192,9 @@ LEARN_MARGIN = 0.10
 BASELINES_JSON = "baselines.json"
 #: Reason given when a loss-based claim is inconclusive because no model learned.
 DID_NOT_LEARN = "the models did not learn"
+#: Key of a dry run's overrides in the results files, and what the results then say.
+DRY_RUN = "dry_run"
+DRY_RUN_BANNER = "dry run: not a reproduction"
 #: Cell families, in the order their claims are listed (see :data:`gruvsynth.defaults.CELL_FAMILIES`).
 FAMILY_ORDER = ("authors", "keras3", "paper")
 #: The families judged when the data names none.
@@ -339,28 +353,31 @@ _SAMPLE_METRICS_SHAPE = {"noise_distance": NUMBER, "noise_verdict": STRING,
 _RUN = {"corpus!": STRING, "cell!": STRING, "hidden": INTEGER, "layers": INTEGER,
         "epochs": INTEGER, "seed": INTEGER, "history": _HISTORY}
 _METRICS = _MapOf(ANY)
+_DRY_RUN = {"max_epochs": INTEGER, "songs": INTEGER}
 
 #: The shape of each results file, by name.  An object's keys are optional unless they end
 #: with ``!``; ``[shape]`` is a list of that shape; leaves are :data:`NUMBER` (or null),
 #: :data:`STRING`, :data:`INTEGER` and :data:`ANY`.
 SCHEMAS = {
-    FIG1: {"runs": [_RUN]},
-    FIG2: {"runs": [{**_RUN, "hidden!": INTEGER}]},
-    DEPTH: {"runs": [{**_RUN, "layers!": INTEGER}]},
+    FIG1: {"runs": [_RUN], DRY_RUN: _DRY_RUN},
+    FIG2: {"runs": [{**_RUN, "hidden!": INTEGER}], DRY_RUN: _DRY_RUN},
+    DEPTH: {"runs": [{**_RUN, "layers!": INTEGER}], DRY_RUN: _DRY_RUN},
     FIG3: {"band_hz": [NUMBER], "corpora": _MapOf({
         "truth": {"outside_band": NUMBER},
         "cells": _MapOf({"outside_band": NUMBER, "outside_band_seeds": [NUMBER]}),
-        "figure": ANY})},
+        "figure": ANY}), DRY_RUN: _DRY_RUN},
     SAMPLES_JSON: {"dev_audio": _MapOf(_METRICS), "means": _MapOf(_MapOf(_METRICS)),
                    "means_dev": _MapOf(_MapOf(_METRICS)), "settings": _MapOf(ANY),
                    "calibration": _MapOf(_CALIBRATION),
                    "samples": [{"corpus!": STRING, "cell!": STRING, "hidden": ANY,
                                 "protocol": STRING, "spectrogram": STRING, "copy": ANY,
                                 "wav": STRING, "seed_wav": STRING,
-                                "metrics": _SAMPLE_METRICS_SHAPE, "seed": _MapOf(ANY)}]},
+                                "metrics": _SAMPLE_METRICS_SHAPE, "seed": _MapOf(ANY)}],
+                   DRY_RUN: _DRY_RUN},
     GENERATION_LENGTH: {"rows": [{"corpus!": STRING, "cell!": STRING, "times": NUMBER,
-                                  "looped": ANY}]},
-    REPRODUCTION_JSON: {"host": _MapOf(ANY), "stages": [_MapOf(ANY)]},
+                                  "looped": ANY}], DRY_RUN: _DRY_RUN},
+    REPRODUCTION_JSON: {"host": _MapOf(ANY), "stages": [_MapOf(ANY)], DRY_RUN: _DRY_RUN,
+                        "plan": _MapOf(ANY)},
     BASELINES_JSON: {"corpora": _MapOf({"train": {"mean": NUMBER, "persistence": NUMBER,
                                                   "linear": NUMBER},
                                         "dev": {"mean": NUMBER, "persistence": NUMBER,
@@ -1476,7 +1493,38 @@ def collect(out_dir) -> dict:
             r.get("history") or [])
     baselines = _read_results(out / BASELINES_JSON, BASELINES_JSON)
     return {"c1": c1, "c2": c1, "c3": c3, "c3_train": c3_train, "c4": c4, "c5": c5, "c6": c6,
-            "c7": c7, "band": band, "baselines": (baselines or {}).get("corpora"), **raw}
+            "c7": c7, "band": band, "baselines": (baselines or {}).get("corpora"),
+            DRY_RUN: dry_run_in(raw), **raw}
+
+
+def dry_run_in(raw: Mapping) -> dict | None:
+    """The dry-run overrides recorded in any of a folder's results files, or None.
+
+    Parameters
+    ----------
+    raw : mapping
+        The parsed results files (:func:`collect`'s ``fig1``, ..., ``reproduction``).
+
+    Returns
+    -------
+    dict or None
+        ``{"max_epochs", "songs"}`` of the first file that has them (``reproduction.json``
+        first): one capped file is enough to make the whole folder a dry run.
+    """
+    for key in ("reproduction", *(k for k in _RAW_KEYS if k != "reproduction")):
+        found = (raw.get(key) or {}).get(DRY_RUN)
+        if found:
+            return dict(found)
+    return None
+
+
+def describe_dry_run(dry_run: Mapping | None) -> str:
+    """The options of a dry run as given on the command line, e.g. ``--max-epochs 1 --songs 2``."""
+    if not dry_run:
+        return ""
+    parts = [f"--max-epochs {dry_run['max_epochs']}" if dry_run.get("max_epochs") else "",
+             f"--songs {dry_run['songs']}" if dry_run.get("songs") else ""]
+    return " ".join(p for p in parts if p)
 
 
 def _family_of(cell) -> str | None:
@@ -1560,7 +1608,8 @@ def compute_claims(data: Mapping) -> list[dict]:
     cell family that was run (:func:`families_in`), separately.
 
     Loss-based claims (C1, C2, C3, C7) are gated on the baselines (:data:`GATE_RULE`) when the
-    data has them.
+    data has them.  For a dry run (``data["dry_run"]``) every verdict is
+    :data:`INCONCLUSIVE`, the reason says so, and ``rule_verdict`` keeps what the rule gave.
 
     Parameters
     ----------
@@ -1596,6 +1645,13 @@ def compute_claims(data: Mapping) -> list[dict]:
             else:
                 row = verdict_c7(d.get("c7") or {}, baselines=baselines)
             rows.append({**row, "family": family, "family_label": FAMILY_LABELS[family]})
+    dry_run = data.get(DRY_RUN)
+    if dry_run:  # a capped run proves the pipeline, not the paper
+        for row in rows:
+            rule = row["verdict"] + (f", {row['reason']}" if row.get("reason") else "")
+            row.update(rule_verdict=row["verdict"], verdict=INCONCLUSIVE,
+                       reason=f"{DRY_RUN_BANNER} ({describe_dry_run(dry_run)}; the rule alone "
+                              f"gives: {rule})")
     return rows
 
 
@@ -1659,7 +1715,7 @@ def _md_cell(text: str) -> str:
 
 
 def claims_markdown(claims: Sequence[Mapping], *, title: str = "Claims of the paper",
-                    baselines: Mapping | None = None) -> str:
+                    baselines: Mapping | None = None, dry_run: Mapping | None = None) -> str:
     """The claims table as Markdown: one row per claim, then each claim's checks and rule.
 
     Parameters
@@ -1669,12 +1725,21 @@ def claims_markdown(claims: Sequence[Mapping], *, title: str = "Claims of the pa
     title : str
     baselines : mapping, optional
         Shown as a table first (:func:`baselines_markdown`).
+    dry_run : mapping, optional
+        A dry run's overrides: the text starts with :data:`DRY_RUN_BANNER` in capitals.
 
     Returns
     -------
     str
     """
-    lines = [f"# {title}", "",
+    lines = []
+    if dry_run:
+        lines += [f"# {DRY_RUN_BANNER.upper()}", "",
+                  f"> **{DRY_RUN_BANNER.capitalize()}.** These results were made with "
+                  f"`{describe_dry_run(dry_run)}`: the runs were capped to prove that the "
+                  "profile starts, checkpoints, generates and reports. Every claim below is "
+                  "inconclusive; none of the figures says anything about the paper.", ""]
+    lines += [f"# {title}", "",
              "Verdicts are computed from the measured data by the rule beside each claim "
              "(`gruvsynth report` recomputes them).", ""]
     if baselines:
@@ -1724,6 +1789,8 @@ th { background: #f3f3f3; }
 .verdict { font-weight: bold; white-space: nowrap; }
 .reproduced { background: #d9f2d9; } .not-reproduced { background: #f8d7d7; }
 .inconclusive { background: #fff3cd; }
+.dry-run { font-size: 2.4em; font-weight: bold; text-align: center; text-transform: uppercase;
+           color: #fff; background: #b00020; padding: .4em; margin: .3em 0; }
 .rule { font-size: .85em; color: #444; max-width: 28em; }
 .checks { margin: 0; padding-left: 1.1em; font-size: .88em; }
 figure { margin: 1em 0 2em; } figure img { max-width: 100%; border: 1px solid #ddd; }
@@ -1929,12 +1996,17 @@ def _about_section(out: Path, repro: Mapping | None) -> str:
     stage_rows = "".join(
         f"<tr><td>{_e(s.get('name'))}</td><td>{_e(s.get('status'))}</td>"
         f"<td>{_e(_fmt(s.get('seconds'), '.0f'))} s</td>"
-        f"<td>{_e(_fmt(s.get('done_seconds'), '.0f'))}</td></tr>" for s in stages)
+        f"<td>{_e(_fmt(s.get('done_seconds'), '.0f'))}</td>"
+        f"<td>{_e(_fmt(_mib(s.get('peak_rss_bytes')), '.0f'))}</td>"
+        f"<td>{_e(_fmt(_mib(s.get('peak_device_bytes')), '.0f'))}</td></tr>" for s in stages)
     total = repro.get("total_seconds")
     parts = [
         "<table>",
         f"<tr><th>profile</th><td>{_e(repro.get('profile'))} "
         f"<span class=small>({_e(repro.get('profile_reason', ''))})</span></td></tr>",
+        (f"<tr><th>dry run</th><td><b>{_e(DRY_RUN_BANNER)}</b>: "
+         f"<code>{_e(describe_dry_run(repro.get(DRY_RUN)))}</code></td></tr>"
+         if repro.get(DRY_RUN) else ""),
         f"<tr><th>started / finished</th><td>{_e(repro.get('started'))} / "
         f"{_e(repro.get('finished'))}</td></tr>",
         f"<tr><th>total time</th><td>{_e(_fmt(total, '.0f'))} s "
@@ -1948,13 +2020,18 @@ def _about_section(out: Path, repro: Mapping | None) -> str:
     ]
     if stage_rows:
         parts.append("<table><tr><th>stage</th><th>status</th><th>time (this run)</th>"
-                     "<th>time when it was done (s)</th></tr>"
+                     "<th>time when it was done (s)</th><th>peak memory (MiB, this run)</th>"
+                     "<th>peak device memory (MiB)</th></tr>"
                      + stage_rows + "</table>")
     settings = repro.get("settings_toml")
     if settings:
         parts.append(f"<details><summary>Profile settings ({_e(repro.get('config', ''))})"
                      f"</summary><pre>{_e(settings)}</pre></details>")
     return "".join(parts)
+
+
+def _mib(nbytes) -> float | None:
+    return None if nbytes is None else nbytes / 2**20
 
 
 def _data_links(out: Path) -> str:
@@ -2009,12 +2086,20 @@ def render_page(out_dir, claims: Sequence[Mapping], data: Mapping) -> str:
         f"{label}: " + ", ".join(f"{sum(c['verdict'] == v for c in mine)} {v}" for v in VERDICTS)
         for label, mine in _by_family(claims))
     now = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    dry_run = data.get(DRY_RUN)
+    banner = (f'<p class="dry-run" id="dry-run">{_e(DRY_RUN_BANNER)}</p>'
+              f"<p><b>These results were made with <code>{_e(describe_dry_run(dry_run))}</code>"
+              "</b>: the runs were capped to prove that the profile starts, checkpoints, "
+              "generates and reports. Every claim is inconclusive; nothing here says anything "
+              "about the paper.</p>" if dry_run else "")
+    title = f"{DRY_RUN_BANNER.upper()} — " if dry_run else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>gruvsynth reproduction of GRUV — profile {_e(profile)}</title>
+<title>{_e(title)}gruvsynth reproduction of GRUV — profile {_e(profile)}</title>
 <style>{_CSS}</style></head>
 <body>
+{banner}
 <h1>Reproducing GRUV (Nayebi &amp; Vitelli, 2015) — profile <code>{_e(profile)}</code></h1>
 <p>LSTM vs GRU networks that generate music from raw audio (FFT blocks of 0.25 s), on two
 stand-in corpora: <b>wesnoth</b> (orchestral, recorded; for the paper's David Bowie set) and
@@ -2077,8 +2162,9 @@ def build_report(out_dir) -> dict:
     profile = (data.get("reproduction") or {}).get("profile") or out.name
     md = write_text(out / CLAIMS_MD, claims_markdown(
         claims, title=f"Claims of the paper — profile {profile}",
-        baselines=data.get("baselines")))
-    js = write_json(out / CLAIMS_JSON, {"profile": profile, "claims": claims,
+        baselines=data.get("baselines"), dry_run=data.get(DRY_RUN)))
+    js = write_json(out / CLAIMS_JSON, {"profile": profile, DRY_RUN: data.get(DRY_RUN),
+                                        "claims": claims,
                                         "baselines": data.get("baselines") or {},
                                         "findings": findings(claims),
                                         "verdicts": list(VERDICTS), "tally_rule": TALLY_RULE,

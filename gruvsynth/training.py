@@ -88,6 +88,7 @@ __all__ = [
     "require_imported_cell",
     "epoch_order",
     "format_summary",
+    "time_steps",
     "RESUMABLE_KEYS",
 ]
 
@@ -601,7 +602,7 @@ def _check_model_file(path: Path) -> None:
         raise CheckpointError(f"{path}: not a Keras model file (no config.json/model.weights.h5)")
 
 
-def load_model_file(path, *, cell=None):
+def load_model_file(path, *, cell=None, compile: bool = True):
     """Load a ``.keras`` model file in Keras's safe mode, with gruvsynth's cells registered.
 
     No module is imported because of the file or the run: Keras's own and gruvsynth's cells
@@ -615,11 +616,15 @@ def load_model_file(path, *, cell=None):
     cell : str or dict, optional
         The run's cell spec (:func:`cell_spec`), used only to say which module to import when
         the model's cell is not registered.
+    compile : bool
+        Restore the optimizer and its state (to train on).  ``False`` loads the weights only:
+        half the memory at the paper's size (no RMSprop velocities), for generation and
+        evaluation.
 
     Returns
     -------
     model : keras.Model
-        With its optimizer state, when the file has one.
+        With its optimizer state, when the file has one and ``compile`` is true.
 
     Raises
     ------
@@ -636,7 +641,7 @@ def load_model_file(path, *, cell=None):
 
     _import_cells()
     try:
-        return keras.saving.load_model(path, safe_mode=True)
+        return keras.saving.load_model(path, safe_mode=True, compile=compile)
     except Exception as exc:  # Keras raises many types (ValueError, OSError, TypeError, ...)
         text = str(exc).strip()
         reason = text.splitlines()[0] if text else type(exc).__name__
@@ -775,7 +780,7 @@ class Run:
             path = self.path / path
         return path
 
-    def load_model(self, which: str | os.PathLike = "final"):
+    def load_model(self, which: str | os.PathLike = "final", *, compile: bool = True):
         """Load a model of this run (safe mode on).
 
         Parameters
@@ -784,6 +789,9 @@ class Run:
             ``"final"``: ``model.keras``; ``"latest"``: the newest checkpoint, or the final
             model when it is at least as new; ``"best"``: the epoch with the lowest dev loss
             (:attr:`best`); a path (absolute, or relative to the run folder).
+        compile : bool
+            With the optimizer and its state (default); ``False``: the weights only, for
+            generation and evaluation (half the memory at the paper's size).
 
         Returns
         -------
@@ -794,7 +802,8 @@ class Run:
         CheckpointError
             The file is missing, truncated, corrupt or not a Keras model.
         """
-        return load_model_file(self.model_path(which), cell=self.config.get("cell"))
+        return load_model_file(self.model_path(which), cell=self.config.get("cell"),
+                               compile=compile)
 
     @property
     def best(self) -> dict | None:
@@ -1027,6 +1036,70 @@ class _KerasSteps:
     def weights_finite(self) -> bool:
         """Whether every weight is finite (checked before a checkpoint is written)."""
         return all(bool(np.isfinite(np.asarray(w)).all()) for w in self.model.get_weights())
+
+
+def time_steps(config: TrainConfig | None = None, *, features: int, clip_blocks: int = 40,
+               steps: int = 2, warmup: int = 1) -> dict:
+    """Time the training and dev-loss steps :func:`train` would run, on random clips.
+
+    The model is built and stepped exactly as :func:`train` does it (the configuration's
+    precision, the fused twin where it applies, streamed numpy batches of ``batch_size``
+    clips), on this process's device.  Nothing is written.
+
+    Parameters
+    ----------
+    config : TrainConfig, optional
+        What to train (cell, hidden, layers, batch_size, recipe, precision, ...).
+    features : int
+        Feature width ``D``.
+    clip_blocks : int
+        Blocks per clip ``T``.
+    steps : int
+        Timed training steps (and as many dev-loss batches), after ``warmup`` of each.
+    warmup : int
+        Untimed steps first (the first one traces and compiles).
+
+    Returns
+    -------
+    dict
+        ``params``; ``build_seconds`` (making the model); ``first_step_seconds`` and
+        ``first_eval_seconds`` (the first training step and dev-loss batch: compilation
+        included); ``step_seconds`` and ``eval_seconds`` (mean of the timed ones);
+        ``precision``.
+    """
+    from gruvsynth.backend import precision_scope, select_backend
+    from gruvsynth.models import build_model
+
+    cfg = config if config is not None else TrainConfig()
+    features = _check_int("features", features, 1)
+    clip_blocks = _check_int("clip_blocks", clip_blocks, 1)
+    steps = _check_int("steps", steps, 1)
+    warmup = _check_int("warmup", warmup, 1)
+    select_backend(cfg.backend)
+    rng = np.random.default_rng(cfg.seed)
+    x, y = (rng.standard_normal((cfg.batch_size, clip_blocks, features)).astype(np.float32)
+            for _ in range(2))
+    out = {}
+    with precision_scope(cfg.precision) as precision:
+        t0 = time.perf_counter()
+        model = build_model(cell=cell_from_spec(cfg.cell), hidden=cfg.hidden,
+                            features=features, layers=cfg.layers,
+                            input_projection=cfg.input_projection,
+                            learning_rate=float(cfg.learning_rate), seed=int(cfg.seed),
+                            recipe=cfg.recipe)
+        stepper = _KerasSteps(model)
+        out.update(params=int(model.count_params()), build_seconds=time.perf_counter() - t0,
+                   precision=precision)
+        for name, train_, n in (("first_step_seconds", True, 1), ("warm", True, warmup - 1),
+                                ("step_seconds", True, steps), ("first_eval_seconds", False, 1),
+                                ("warm", False, warmup - 1), ("eval_seconds", False, steps)):
+            t0 = time.perf_counter()
+            for _ in range(n):
+                stepper._batch_loss(x, y, train=train_)
+            if n:
+                out[name] = (time.perf_counter() - t0) / n
+    out.pop("warm", None)
+    return out
 
 
 def _read_batch(corpus, split: str, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -393,6 +393,8 @@ def test_a_bfloat16_trained_model_generates_and_evaluates_in_float32(tmp_path):
                 precision="bfloat16", progress=False)
     trained = run.load_model()
     assert trained.layers[1].compute_dtype == "bfloat16"  # the file keeps the training policy
+    assert trained.optimizer is not None
+    assert getattr(run.load_model(compile=False), "optimizer", None) is None  # weights only
     result = generate_from_run(run, seed_from="dev", seed=0, seed_blocks=4, iterations=6,
                                progress=False)
     assert result.blocks.dtype == np.float32 and np.isfinite(result.blocks).all()
