@@ -47,9 +47,20 @@ class ProfileError(Exception):
     """A profile's settings file is missing or incomplete."""
 
 
+def is_profile_file(profile: str) -> bool:
+    """Whether ``profile`` names a TOML file of one's own rather than a built-in profile."""
+    return str(profile).endswith(".toml")
+
+
+def profile_name(profile: str) -> str:
+    """The name of a profile: a built-in one's, or a profile file's stem (``mine.toml``:
+    ``mine``), which names its default results and corpus folders."""
+    return Path(profile).stem if is_profile_file(profile) else str(profile)
+
+
 def config_path(profile: str) -> Path:
-    """``experiments/configs/<profile>.toml``."""
-    return CONFIG_DIR / f"{profile}.toml"
+    """``experiments/configs/<profile>.toml``, or the profile file itself."""
+    return Path(profile) if is_profile_file(profile) else CONFIG_DIR / f"{profile}.toml"
 
 
 REQUIRED = {
@@ -70,31 +81,41 @@ def load_profile(profile: str) -> dict:
 
     Parameters
     ----------
-    profile : {"smoke", "quick", "paper"}
+    profile : {"smoke", "quick", "paper"} or str
+        A built-in profile, or the path of a TOML file of one's own with the same sections
+        (e.g. a copy of ``experiments/configs/smoke.toml``, edited).
 
     Returns
     -------
     dict
-        The settings, with ``settings["profile"]["name"]`` set to ``profile``.
+        The settings, with ``settings["profile"]["name"]`` set to :func:`profile_name`.
 
     Raises
     ------
     ProfileError
-        Unknown profile, or a missing section or key.
+        Unknown profile, an unreadable or invalid file, or a missing section or key.
     """
     path = config_path(profile)
-    if profile not in PROFILES or not path.is_file():
+    if is_profile_file(profile):
+        if not path.is_file():
+            raise ProfileError(f"{path}: no such profile file")
+    elif profile not in PROFILES or not path.is_file():
         raise ProfileError(f"unknown profile {profile!r} (no {path}); choose one of "
-                           f"{', '.join(PROFILES)}")
-    with open(path, "rb") as fh:
-        settings = tomllib.load(fh)
+                           f"{', '.join(PROFILES)}, or give a profile file (.toml)")
+    try:
+        with open(path, "rb") as fh:
+            settings = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{path}: not a valid TOML file: {exc}") from None
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read the profile: {exc.strerror}") from None
     for section, keys in REQUIRED.items():
         if section not in settings:
             raise ProfileError(f"{path}: missing section [{section}]")
         missing = [k for k in keys if k not in settings[section]]
         if missing:
             raise ProfileError(f"{path}: [{section}] lacks {', '.join(missing)}")
-    settings["profile"]["name"] = profile
+    settings["profile"]["name"] = profile_name(profile)
     return settings
 
 
@@ -240,11 +261,21 @@ def replicate_seeds(settings: dict, section: str) -> list[int]:
 def add_arguments(parser: argparse.ArgumentParser, *, auto: bool = False) -> None:
     """The options every experiment script takes."""
     choices = (("auto",) if auto else ()) + PROFILES
+
+    def profile_arg(text: str) -> str:
+        if text in choices or is_profile_file(text):
+            return text
+        raise argparse.ArgumentTypeError(
+            f"invalid choice: {text!r} (choose from {', '.join(choices)}, or a FILE.toml)")
+
     default = "auto" if auto else DEFAULT_PROFILE
-    parser.add_argument("--profile", choices=choices, default=default,
-                        help=f"settings profile, experiments/configs/<profile>.toml "
-                        f"(default: {default}" + ("; auto = paper when the Keras backend sees "
-                                                  "a GPU, else quick)" if auto else ")"))
+    parser.add_argument("--profile", type=profile_arg, default=default,
+                        metavar="{" + ",".join(choices) + "} or FILE.toml",
+                        help=f"settings profile, experiments/configs/<profile>.toml, or a "
+                        f"profile file of one's own with the same sections (its stem names "
+                        f"the results) (default: {default}" + (
+                            "; auto = paper when the Keras backend sees a GPU, else quick)"
+                            if auto else ")"))
     parser.add_argument("--out", type=Path, default=None,
                         help="results folder (default: results/<profile>)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
@@ -277,6 +308,7 @@ def paths_for(args: argparse.Namespace, profile: str) -> Paths:
     (``DATA/<profile>-s<K>``: a full corpus is never replaced by a smaller one) and run
     folder names ending ``-<tag>`` (:func:`dry_run_tag`).
     """
+    profile = profile_name(profile)
     dry = {"max_epochs": getattr(args, "max_epochs", None), "songs": getattr(args, "songs", None)}
     tag = dry_run_tag(dry if any(v is not None for v in dry.values()) else None)
     default_out = DEFAULT_RESULTS / (f"{profile}-{tag}" if tag else profile)

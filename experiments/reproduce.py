@@ -2,7 +2,8 @@
 
 Usage::
 
-    python experiments/reproduce.py [--profile auto|smoke|quick|paper] [--out DIR] [--data DIR]
+    python experiments/reproduce.py [--profile auto|smoke|quick|paper|FILE.toml]
+                                    [--out DIR] [--data DIR]
 
 Stages, in order: prepare the two stand-in corpora, Figure 1 (GRU vs LSTM loss curves),
 Figure 2 (hidden size), Figure 3 (mean spectrograms; also the generated samples and their
@@ -121,6 +122,7 @@ def main(argv: list[str] | None = None, *, disk_free=None) -> int:
     paths = common.paths_for(args, profile)
     plan = training_plan(settings)
     config_file = common.config_path(profile)
+    profile = settings["profile"]["name"]  # a profile file's stem
     dry_run = common.dry_run_of(settings)
     common.say(f"gruvsynth reproduction: profile {profile!r} ({reason})")
     if dry_run:

@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = common.load_profile(args.profile)
     paths = common.paths_for(args, args.profile)
     if args.out is None:
-        paths.out = common.DEFAULT_RESULTS / f"sweep-{args.profile}"
+        paths.out = common.DEFAULT_RESULTS / f"sweep-{common.profile_name(args.profile)}"
         paths.runs = paths.out / "runs"
     corpora = args.corpora.split(",") if args.corpora else list(settings["corpus"]["names"])
     cells = [c for c in args.cells.split(",") if c]
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append(row)
     fields = (*FIELDS, *(f"{k}_at_{e}" for e in at for k in ("loss", "skill")))
     write_csv(paths.out / "sweep.csv", rows, fields)
-    write_json(paths.out / "sweep.json", {"profile": args.profile, "target": args.target,
+    write_json(paths.out / "sweep.json", {"profile": settings["profile"]["name"], "target": args.target,
                                           "at": at, "rows": rows, "baselines": baselines,
                                           "seconds": time.perf_counter() - t0})
     common.say(table(rows, at))

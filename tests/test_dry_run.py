@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -80,6 +79,8 @@ def test_a_dry_run_gets_its_own_folders_and_run_names():
     assert settings[common.DRY_RUN] == DRY and settings["fig2"]["epochs"] == 1
     assert paths.out == Path("results/paper-dry-e1-s2") and paths.data == Path("data/paper-s2")
     assert paths.run("wesnoth", "lstm", 2048, 1, 1).name == "wesnoth-lstm-h2048-l1-e1-dry-s2"
+    # a replicate's seed, then the dry run's tag
+    assert paths.run("wesnoth", "lstm", 2048, 1, 1, 1).name == "wesnoth-lstm-h2048-l1-e1-s1-dry-s2"
     full_settings, full, _ = common.parse("x", ["--profile", "paper"])
     assert common.DRY_RUN not in full_settings
     assert full.run("wesnoth", "lstm", 2048, 1, 1).name == "wesnoth-lstm-h2048-l1-e1"
@@ -159,17 +160,74 @@ def test_a_short_disk_refuses_to_start_in_one_line(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
-# a dry run of the smoke profile (slow: a minute or two on 2 cores)
+# a dry run of a profile file of one's own: the smoke profile cut to one cell family, one seed
+# and the fewest sizes that still give every stage something to do (6 runs instead of 32,
+# about a minute on 2 cores; tests/test_reproduce_smoke.py runs the whole smoke profile)
+
+MINI = {"fig1": {"cells": ["keras01_lstm", "keras01_gru"], "seeds": 1},
+        "fig2": {"cells": ["keras01_lstm"], "hidden": [16, 32], "seeds": 1},
+        "generation_length": {"cells": ["keras01_lstm"], "seed_blocks": [5], "times": [1, 2],
+                              "n_seeds": 1},
+        "depth": {"cells": ["keras01_lstm"], "layers": [1, 2], "seeds": 1}}
+
+
+def _toml(settings: dict) -> str:
+    """A profile as TOML text (tables of strings, numbers, booleans and lists of them)."""
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return json.dumps(v) if isinstance(v, str) else repr(v)
+
+    return "".join(f"[{section}]\n" + "".join(f"{k} = {value(v)}\n" for k, v in table.items())
+                   for section, table in settings.items())
+
+
+def mini_profile(folder: Path) -> Path:
+    """``folder/mini.toml``: the smoke profile with :data:`MINI`'s changes."""
+    settings = common.load_profile("smoke")
+    del settings["profile"]["name"]
+    for section, changes in MINI.items():
+        settings[section].update(changes)
+    path = folder / "mini.toml"
+    path.write_text(_toml(settings), encoding="utf-8")
+    return path
 
 
 @pytest.fixture(scope="module")
 def dry(tmp_path_factory):
     base = tmp_path_factory.mktemp("dry")
-    args = ["--profile", "smoke", *DRY_ARGS, "--out", base / "out", "--data", base / "data",
+    profile = mini_profile(base)
+    args = ["--profile", profile, *DRY_ARGS, "--out", base / "out", "--data", base / "data",
             "--quiet", "--no-browser-check", "--force"]
     status, out, err = _main(args, disk_free=lambda path: 1000)  # --force: starts anyway
     assert status == 0, out[-3000:] + err[-3000:]
-    return {"out": base / "out", "data": base / "data", "log": out, "err": err, "args": args}
+    settings = common.apply_overrides(common.load_profile(str(profile)), **DRY)
+    return {"out": base / "out", "data": base / "data", "log": out, "err": err, "args": args,
+            "settings": settings}
+
+
+def test_a_profile_file_of_ones_own_loads_and_is_checked(tmp_path):
+    path = mini_profile(tmp_path)
+    settings = common.load_profile(str(path))
+    assert settings["profile"]["name"] == "mini" and settings["fig1"]["seeds"] == 1
+    assert len(common.training_plan(settings)) == 6
+    _, paths, _ = common.parse("x", ["--profile", str(path)])
+    assert paths.out == Path("results/mini") and paths.data == Path("data/mini")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[profile]\ndescription = 'x'\n", encoding="utf-8")
+    with pytest.raises(common.ProfileError, match=r"bad.toml: missing section \[corpus\]"):
+        common.load_profile(str(bad))
+    bad.write_text("[profile\n", encoding="utf-8")
+    with pytest.raises(common.ProfileError, match="bad.toml: not a valid TOML file"):
+        common.load_profile(str(bad))
+    with pytest.raises(common.ProfileError, match="none.toml: no such profile file"):
+        common.load_profile(str(tmp_path / "none.toml"))
+    status, out, err = _main(["--profile", tmp_path / "none.toml", "--plan"])
+    assert status == 2 and err.strip().endswith("none.toml: no such profile file")
+    with pytest.raises(SystemExit):
+        common.parse("x", ["--profile", "nonsense"])
 
 
 @pytest.mark.slow
@@ -177,15 +235,15 @@ def test_dry_run_overrides_reach_every_experiment(dry):
     out = dry["out"]
     assert "--force: starting although the disk is short" in dry["log"]
     runs = sorted((out / "runs").iterdir())
-    planned = common.training_plan(common.apply_overrides(common.load_profile("smoke"), **DRY))
-    assert len(runs) == len(planned) and all(r.name.endswith("-dry-s2") for r in runs)
-    assert all(re.search(r"-e1(-s\d+)?-dry-s2$", r.name) for r in runs)  # seeds, then the tag
+    planned = common.training_plan(dry["settings"])
+    assert len(runs) == len(planned) == 6
+    assert all(r.name.endswith("-e1-dry-s2") for r in runs)
     for run in runs:
         history = json.loads((run / "history.json").read_text())
         assert [h["epoch"] for h in history] == [1], run.name
         assert (run / "model.keras").is_file()
     for name in ("wesnoth", "warzone2100"):
-        manifest = json.loads((dry["data"] / "smoke-s2" / name / "manifest.json").read_text())
+        manifest = json.loads((dry["data"] / "mini-s2" / name / "manifest.json").read_text())
         assert manifest["counts"]["songs"] == 2
         assert manifest["parameters"]["max_seconds"] == 25  # the rest of the profile as it was
     for name in FIGURE_JSONS:
@@ -247,10 +305,9 @@ def test_plan_after_the_dry_run_reads_the_prepared_corpora(dry, tmp_path):
     status, out, err = _main([*dry["args"], "--plan", "--no-measure"],
                              disk_free=lambda path: 2**40)
     assert status == 0 and not err
-    settings = common.apply_overrides(common.load_profile("smoke"), **DRY)
-    n = len(common.training_plan(settings))
-    assert f"{n} ({n} finished, 0 to resume)" in out
-    prepared = common.Paths(out=dry["out"], data=dry["data"] / "smoke-s2",
+    settings = dry["settings"]
+    assert "6 (6 finished, 0 to resume)" in out
+    prepared = common.Paths(out=dry["out"], data=dry["data"] / "mini-s2",
                             runs=dry["out"] / "runs", tag="dry-s2")
     plan = planning.make_plan(settings, prepared, common.training_plan(settings),
                               measure_steps=False)
