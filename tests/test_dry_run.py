@@ -216,7 +216,7 @@ def test_a_profile_file_of_ones_own_loads_and_is_checked(tmp_path):
     _, paths, _ = common.parse("x", ["--profile", str(path)])
     assert paths.out == Path("results/mini") and paths.data == Path("data/mini")
     bad = tmp_path / "bad.toml"
-    bad.write_text("[profile]\ndescription = 'x'\n", encoding="utf-8")
+    bad.write_text("[profile]\ndescription = 'x'\nestimate = 'y'\n", encoding="utf-8")
     with pytest.raises(common.ProfileError, match=r"bad.toml: missing section \[corpus\]"):
         common.load_profile(str(bad))
     bad.write_text("[profile\n", encoding="utf-8")
