@@ -36,7 +36,7 @@ from experiments import common  # noqa: E402
 
 FIELDS = ("corpus", "cell", "hidden", "learning_rate", "epochs", "mean_train", "seconds_epoch",
           "target_epoch", "target_minutes", "final_loss", "final_skill", "final_dev_loss",
-          "best_dev_loss", "best_dev_epoch", "run")
+          "best_dev_loss", "best_dev_epoch", "run", "diverged")
 
 
 def _floats(text: str) -> list[float]:
@@ -107,13 +107,18 @@ def table(rows: list[dict], at: list[int]) -> str:
             + f" {'20%@ep':>7} {'min':>6} {'s/ep':>5} {'dev':>7} {'bestdev':>8}")
     lines = [head, "-" * len(head)]
     for r in rows:
+        if r.get("diverged") and r.get("final_loss") is None:
+            lines.append(f"{r['corpus']:12} {r['cell']:13} {r['hidden']:>6} "
+                         f"{r['learning_rate']:>7g} diverged before its first epoch ended")
+            continue
         lines.append(
             f"{r['corpus']:12} {r['cell']:13} {r['hidden']:>6} {r['learning_rate']:>7g} "
             f"{f(r['mean_train'], '.3f'):>6} "
             + "".join(f"{f(r.get(f'loss_at_{e}'), '.3f'):>8}" for e in at)
             + f" {f(r['target_epoch'], 'd'):>7} {f(r['target_minutes'], '.1f'):>6} "
               f"{f(r['seconds_epoch'], '.2f'):>5} {f(r['final_dev_loss'], '.4f'):>7} "
-              f"{f(r['best_dev_loss'], '.4f'):>8}@{f(r['best_dev_epoch'], 'd')}")
+              f"{f(r['best_dev_loss'], '.4f'):>8}@{f(r['best_dev_epoch'], 'd')}"
+            + (" diverged" if r.get("diverged") else ""))
     lines.append("loss @E: training loss at epoch E (mean of the last 10 % of epochs); 20%@ep: "
                  "first epoch 20 % below the mean predictor, and the minutes to it")
     return "\n".join(lines)
@@ -144,9 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     corpora = args.corpora.split(",") if args.corpora else list(settings["corpus"]["names"])
     cells = [c for c in args.cells.split(",") if c]
     at = sorted(e for e in _ints(args.at) if e <= args.epochs)
+    from gruvsynth.errors import GruvError, TrainingDivergedError
     from gruvsynth.evaluation import best_baseline
     from gruvsynth.report import write_csv, write_json
-    from gruvsynth.training import TrainConfig, train
+    from gruvsynth.training import TrainConfig, open_run, train
 
     common.prepare_corpora(settings, paths, progress=not args.quiet)
     baselines = common.baselines(settings, paths, corpora)
@@ -163,18 +169,31 @@ def main(argv: list[str] | None = None) -> int:
                         recipe=common.recipe_for(cell, settings), checkpoint_every=args.epochs,
                         keep_checkpoints=1, keep_best=False)
                     common.say(f"[sweep] {name}")
-                    run = train(paths.corpus(corpus), paths.runs / name, config=config,
-                                progress=not args.quiet)
                     row = {"corpus": corpus, "cell": cell, "hidden": hidden,
                            "learning_rate": lr, "epochs": args.epochs,
-                           "mean_train": mean_train, "run": common.rel(run.path, paths.out),
-                           **measure(run.history, mean_train, best_train, target=args.target,
-                                     at=at)}
+                           "mean_train": mean_train,
+                           "run": common.rel(paths.runs / name, paths.out), "diverged": None}
+                    try:
+                        run = train(paths.corpus(corpus), paths.runs / name, config=config,
+                                    progress=not args.quiet)
+                    except TrainingDivergedError as exc:  # a result of the sweep, not a crash
+                        common.say(f"[sweep] {name}: {exc}")
+                        try:
+                            history = open_run(paths.runs / name).history
+                        except GruvError:  # nothing was written yet
+                            history = []
+                        row["diverged"] = str(exc)
+                    else:
+                        history = run.history
+                    if history:
+                        row.update(measure(history, mean_train, best_train,
+                                           target=args.target, at=at))
                     rows.append(row)
     fields = (*FIELDS, *(f"{k}_at_{e}" for e in at for k in ("loss", "skill")))
     write_csv(paths.out / "sweep.csv", rows, fields)
-    write_json(paths.out / "sweep.json", {"profile": settings["profile"]["name"], "target": args.target,
-                                          "at": at, "rows": rows, "baselines": baselines,
+    write_json(paths.out / "sweep.json", {"profile": settings["profile"]["name"],
+                                          "target": args.target, "at": at, "rows": rows,
+                                          "baselines": baselines,
                                           "seconds": time.perf_counter() - t0})
     common.say(table(rows, at))
     common.say(f"wrote {paths.out / 'sweep.json'} and sweep.csv "

@@ -53,3 +53,22 @@ def test_sweep_runs_at_smoke_size_and_writes_its_table(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "20%@ep" in out and "warzone2100" in out
     assert (tmp_path / "sweep" / "sweep.csv").read_text().startswith("corpus,cell,hidden")
+
+
+@pytest.mark.slow
+def test_a_diverged_run_is_a_row_of_the_sweep_not_a_crash(tmp_path, capsys):
+    rc = sweep_quick.main(["--profile", "smoke", "--out", str(tmp_path / "sweep"), "--data",
+                           str(tmp_path / "data"), "--corpora", "warzone2100", "--cells",
+                           "lstm", "--hidden", "8", "--lr", "1e30", "--epochs", "2",
+                           "--at", "1,2", "--quiet"])
+    assert rc == 0
+    (row,) = json.loads((tmp_path / "sweep" / "sweep.json").read_text())["rows"]
+    assert "diverged" in row["diverged"] and row["learning_rate"] == 1e30
+    assert "diverged" in capsys.readouterr().out.splitlines()[-3]
+
+
+def test_the_table_shows_a_run_that_diverged_before_any_epoch():
+    row = {"corpus": "wesnoth", "cell": "gru", "hidden": 128, "learning_rate": 0.1,
+           "mean_train": 1.0, "diverged": "training diverged in epoch 1"}
+    text = sweep_quick.table([row], [30])
+    assert "wesnoth      gru" in text and "diverged before its first epoch ended" in text
