@@ -10,8 +10,9 @@ generation loops ... longer sequences eventually result in these self-perpetuati
 loops and the problem becomes quite common as the size of the seed sequence is reduced."
 
 For each corpus and cell of ``[generation_length]`` (Figure 1's runs) and each seed size,
-``n_seeds`` sequences are generated from random dev windows up to the longest length in
-``times`` (multiples of the seed).  Each sequence is then cut at every length of ``times``,
+``n_seeds`` sequences are generated up to the longest length in ``times`` (multiples of the
+seed) from random training windows (the authors' protocol, on which claim C6 is judged), and
+as many again from random dev windows (reported beside it, not judged).  Each sequence is then cut at every length of ``times``,
 and for each cut: does it end in a loop (:func:`gruvsynth.evaluation.detect_loop`), and the
 audio metrics of its blocks after the seed.  The loop onset of the full sequence is kept too.
 
@@ -34,15 +35,19 @@ STAGE = "generation_length"
 #: Where the seeds come from: random training windows, the authors' protocol (their generate
 #: script copies a training clip); claim C6 is judged on these.
 SEED_FROM = "train"
-FIELDS = ("corpus", "cell", "seed_blocks", "seed_seconds", "sample", "times", "blocks",
-          "looped", "loop_start", "loop_period", "spectral_flatness", "outside_band", "rms")
-ONSET_FIELDS = ("corpus", "cell", "seed_blocks", "seed_seconds", "sample", "looped",
+#: Every seed protocol generated: the judged one first, then dev windows (reported beside it,
+#: not judged: a model that loops from a dev seed is not copying its training data).
+PROTOCOLS = (SEED_FROM, "dev")
+FIELDS = ("corpus", "cell", "protocol", "seed_blocks", "seed_seconds", "sample", "times",
+          "blocks", "looped", "loop_start", "loop_period", "spectral_flatness", "outside_band", "rms")
+ONSET_FIELDS = ("corpus", "cell", "protocol", "seed_blocks", "seed_seconds", "sample", "looped",
                 "loop_free_times", "max_times")
 SEED_STYLES = ("-", "--", ":", "-.")
 SEED_MARKERS = ("o", "s", "^", "D", "v")
 
 
-def measure(result, *, times: list[float], corpus: str, cell: str) -> tuple[list, list]:
+def measure(result, *, times: list[float], corpus: str, cell: str,
+            protocol: str = SEED_FROM) -> tuple[list, list]:
     """Cut each generated sequence at every length and measure it."""
     from gruvsynth import evaluation
 
@@ -56,14 +61,14 @@ def measure(result, *, times: list[float], corpus: str, cell: str) -> tuple[list
             loop = evaluation.detect_loop(blocks[:n], seed_blocks=s)
             audio = result.audio[i][(s - 1) * block: n * block]
             m = evaluation.audio_metrics(audio, sr=sr)
-            rows.append({"corpus": corpus, "cell": cell, "seed_blocks": s,
+            rows.append({"corpus": corpus, "cell": cell, "protocol": protocol, "seed_blocks": s,
                          "seed_seconds": s * block / sr, "sample": i + 1, "times": float(t),
                          "blocks": n, "looped": bool(loop["looped"]),
                          "loop_start": loop["start"], "loop_period": loop["period"],
                          "spectral_flatness": m["spectral_flatness"],
                          "outside_band": m["outside_band"], "rms": m["rms"]})
         full = evaluation.detect_loop(blocks, seed_blocks=s)
-        onsets.append({"corpus": corpus, "cell": cell, "seed_blocks": s,
+        onsets.append({"corpus": corpus, "cell": cell, "protocol": protocol, "seed_blocks": s,
                        "seed_seconds": s * block / sr, "sample": i + 1,
                        "looped": bool(full["looped"]), "loop_free_times": full["loop_free_times"],
                        "max_times": blocks.shape[0] / s})
@@ -143,21 +148,26 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
         for cell in g["cells"]:
             run_ = common.trained_run(settings, paths, corpus, cell, hidden=f1["hidden"],
                                       epochs=f1["epochs"], progress=progress)
-            for s in seeds:
-                common.say(f"[{STAGE}] {corpus}-{cell}: seed {s} blocks, up to {times[-1]:g}×")
-                result = generation.generate_from_run(
-                    run_, seed_from=SEED_FROM, n_seeds=int(g["n_seeds"]), seed=1, seed_blocks=s,
-                    times=times[-1], progress=progress)
-                r, o = measure(result, times=times, corpus=corpus, cell=cell)
-                rows += r
-                onsets += o
+            for protocol in PROTOCOLS:
+                for s in seeds:
+                    common.say(f"[{STAGE}] {corpus}-{cell}: seed {s} blocks from {protocol} "
+                               f"windows, up to {times[-1]:g}×")
+                    result = generation.generate_from_run(
+                        run_, seed_from=protocol, n_seeds=int(g["n_seeds"]), seed=1,
+                        seed_blocks=s, times=times[-1], progress=progress)
+                    r, o = measure(result, times=times, corpus=corpus, cell=cell,
+                                   protocol=protocol)
+                    rows += r
+                    onsets += o
     base = paths.out / report.FIGURES_DIR / report.GENERATION_LENGTH
     profile = settings["profile"]["name"]
-    fig = plot(rows, onsets, corpora=corpora, cells=list(g["cells"]), seeds=seeds, times=times,
+    judged = [r for r in rows if r["protocol"] == SEED_FROM]
+    fig = plot(judged, [o for o in onsets if o["protocol"] == SEED_FROM], corpora=corpora, cells=list(g["cells"]), seeds=seeds, times=times,
                hidden=f1["hidden"],
                title=common.figure_title(
                    settings, f"Generation length — loops and flatness against length "
-                   f"(× seed), {g['n_seeds']} samples per seed size, hidden {f1['hidden']}, "
+                   f"(× seed), {g['n_seeds']} samples per seed size from training windows "
+                   f"(the authors' protocol), hidden {f1['hidden']}, "
                    f"profile {profile}"))
     plots.save_figure(fig, base)
     report.write_csv(base.with_suffix(".csv"), rows, FIELDS)
@@ -165,7 +175,7 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
     report.write_json(base.with_suffix(".json"), {
         "figure": report.GENERATION_LENGTH, "profile": profile, "times": times,
         "seed_blocks": seeds, "cells": g["cells"], "hidden": f1["hidden"],
-        "seed_from": SEED_FROM, "rows": rows, "onsets": onsets, common.DRY_RUN: common.dry_run_of(settings)})
+        "seed_from": SEED_FROM, "protocols": list(PROTOCOLS), "rows": rows, "onsets": onsets, common.DRY_RUN: common.dry_run_of(settings)})
     stage.mark(time.perf_counter() - t0)
     common.say(f"[{STAGE}] wrote {base}.png")
     return {"rows": rows, "onsets": onsets}

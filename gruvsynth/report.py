@@ -1287,7 +1287,10 @@ def verdict_c6(rows: Sequence[Mapping], *, cells: Sequence[str] = LOOP_CELLS,
     rows : sequence of dict
         One per generated sample and length: ``corpus``, ``cell``, ``seed_blocks``,
         ``sample``, ``times`` (length as a multiple of the seed) and ``looped`` (bool: the
-        sequence cut at that length ends in a loop, :func:`gruvsynth.evaluation.detect_loop`).
+        sequence cut at that length ends in a loop, :func:`gruvsynth.evaluation.detect_loop`);
+        ``protocol`` where the seeds came from (``"train"``, the authors' protocol, when
+        missing).  Only training-seeded rows are judged; dev-seeded ones are reported in
+        ``measured`` beside them.
     cells : sequence of str
         The cells judged (default the LSTM, whose generations the paper describes).
     loop_free_times : float
@@ -1306,9 +1309,12 @@ def verdict_c6(rows: Sequence[Mapping], *, cells: Sequence[str] = LOOP_CELLS,
             f"cut there end in a loop, fails when at least {common:.0%} do; check 2 (long) takes "
             f"the longest tested length and passes when it is above {loop_free_times:g}× and at "
             f"least {common:.0%} of the samples loop, fails when at most {rare:.0%} do; "
-            f"undecided in between.")
+            f"undecided in between. Judged on samples seeded from training windows (the "
+            f"authors' protocol); those seeded from dev windows are reported, not judged.")
     checks, measured = [], {}
     use = [r for r in rows if r.get("cell") in cells and r.get("looped") is not None]
+    dev = [r for r in use if r.get("protocol") == "dev"]
+    use = [r for r in use if r.get("protocol", "train") == "train"]
     for corpus in sorted({r["corpus"] for r in use}):
         mine = [r for r in use if r["corpus"] == corpus]
         lengths = sorted({float(r["times"]) for r in mine})
@@ -1322,6 +1328,11 @@ def verdict_c6(rows: Sequence[Mapping], *, cells: Sequence[str] = LOOP_CELLS,
             at = [bool(r["looped"]) for r in mine if abs(float(r["times"]) - t) < 1e-9]
             share = float(np.mean(at)) if at else None
             measured[f"{corpus} looped share at {t:g}x"] = share
+            beside = [bool(r["looped"]) for r in dev
+                      if r["corpus"] == corpus and abs(float(r["times"]) - t) < 1e-9]
+            if beside:
+                measured[f"{corpus} looped share at {t:g}x, dev seeds (reported, not "
+                         "judged)"] = float(np.mean(beside))
             if share is None:
                 passed = None
             elif want_loops:

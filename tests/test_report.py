@@ -207,6 +207,18 @@ def test_c6_loop_free_up_to_3x_loops_beyond():
     assert report.verdict_c6(short_only)["verdict"] == INCONCLUSIVE
 
 
+def test_c6_judges_training_seeds_and_reports_dev_seeds_beside():
+    judged = gen_rows("lstm", lambda t: t > 3)
+    dev = [{**r, "protocol": "dev"} for r in gen_rows("lstm", lambda t: True)]
+    row = report.verdict_c6(judged + dev)
+    assert row["verdict"] == REPRODUCED  # the dev-seeded rows, all looped, are not judged
+    assert row["measured"]["wesnoth looped share at 3x"] == 0.0
+    assert row["measured"]["wesnoth looped share at 3x, dev seeds (reported, not judged)"] == 1.0
+    assert "dev windows are reported, not judged" in row["rule"]
+    only_dev = report.verdict_c6(dev)
+    assert only_dev["verdict"] == INCONCLUSIVE
+
+
 def test_c7_more_layers_harder_to_train():
     good = {"warzone2100 lstm": {1: flat(10, 1.0, 2.0), 2: flat(10, 1.2, 2.0),
                                  3: flat(10, 1.5, 2.0)}}
