@@ -115,8 +115,51 @@ def load_profile(profile: str) -> dict:
         missing = [k for k in keys if k not in settings[section]]
         if missing:
             raise ProfileError(f"{path}: [{section}] lacks {', '.join(missing)}")
+    _check_recipe_tables(path, settings["train"])
     settings["profile"]["name"] = profile_name(profile)
     return settings
+
+
+#: What a ``[train.<recipe>]`` table may set for that recipe's runs: the optimiser's step only
+#: (batch, checkpoints and evaluation stay shared, so that the plan and the figures hold).
+RECIPE_KEYS = ("learning_rate",)
+
+
+def _check_recipe_tables(path: Path, train: dict) -> None:
+    from gruvsynth.defaults import RECIPES
+
+    for name, table in train.items():
+        if not isinstance(table, dict):
+            continue
+        if name not in RECIPES:
+            raise ProfileError(f"{path}: [train.{name}] names no recipe (recipes: "
+                               f"{', '.join(RECIPES)})")
+        other = [k for k in table if k not in RECIPE_KEYS]
+        if other:
+            raise ProfileError(f"{path}: [train.{name}] may set only "
+                               f"{', '.join(RECIPE_KEYS)}, not {', '.join(other)}")
+
+
+def train_settings(settings: dict, recipe: str) -> dict:
+    """The profile's ``[train]`` keys for the runs of one recipe: ``[train]`` itself, with
+    that recipe's ``[train.<recipe>]`` table (if any) on top.
+
+    Parameters
+    ----------
+    settings : dict
+        The profile (:func:`load_profile`).
+    recipe : str
+        ``"keras01"`` or ``"keras3"`` (:data:`gruvsynth.defaults.RECIPES`).
+
+    Returns
+    -------
+    dict
+        :class:`gruvsynth.training.TrainConfig` fields.
+    """
+    train = settings["train"]
+    out = {k: v for k, v in train.items() if not isinstance(v, dict)}
+    out.update(train.get(recipe) or {})
+    return out
 
 
 def gpu_devices() -> tuple[str, list[str]]:
@@ -523,13 +566,14 @@ def train_isolated(corpus_dir, folder, *, config, progress: bool = True):
 def train_config(settings: dict, cell: str, *, hidden: int, layers: int, epochs: int,
                  seed: int | None = None):
     """The :class:`gruvsynth.training.TrainConfig` of one of the profile's runs (the
-    profile's ``[train]`` section, the cell's recipe, the run's sizes and its seed: the
-    profile's ``[train] seed`` when ``seed`` is None)."""
+    profile's ``[train]`` section with the cell's recipe's ``[train.<recipe>]`` table on top
+    (:func:`train_settings`), the run's sizes and its seed: the profile's ``[train] seed``
+    when ``seed`` is None)."""
     from gruvsynth.training import TrainConfig
 
-    config = TrainConfig().replace(**settings["train"]).replace(
-        cell=cell, hidden=int(hidden), layers=int(layers), epochs=int(epochs),
-        recipe=recipe_for(cell, settings))
+    recipe = recipe_for(cell, settings)
+    config = TrainConfig().replace(**train_settings(settings, recipe)).replace(
+        cell=cell, hidden=int(hidden), layers=int(layers), epochs=int(epochs), recipe=recipe)
     return config if seed is None else config.replace(seed=int(seed))
 
 

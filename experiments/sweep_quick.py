@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     from gruvsynth.errors import GruvError, TrainingDivergedError
     from gruvsynth.evaluation import best_baseline
     from gruvsynth.report import write_csv, write_json
-    from gruvsynth.training import TrainConfig, open_run, train
+    from gruvsynth.training import open_run, train
 
     common.prepare_corpora(settings, paths, progress=not args.quiet)
     baselines = common.baselines(settings, paths, corpora)
@@ -164,10 +164,10 @@ def main(argv: list[str] | None = None) -> int:
             for hidden in _ints(args.hidden):
                 for lr in _floats(args.lr):
                     name = f"{corpus}-{cell}-h{hidden}-lr{lr:g}-e{args.epochs}"
-                    config = TrainConfig().replace(**settings["train"]).replace(
-                        cell=cell, hidden=hidden, learning_rate=lr, epochs=args.epochs,
-                        recipe=common.recipe_for(cell, settings), checkpoint_every=args.epochs,
-                        keep_checkpoints=1, keep_best=False)
+                    config = common.train_config(
+                        settings, cell, hidden=hidden, layers=1, epochs=args.epochs).replace(
+                        learning_rate=lr, checkpoint_every=args.epochs, keep_checkpoints=1,
+                        keep_best=False)
                     common.say(f"[sweep] {name}")
                     row = {"corpus": corpus, "cell": cell, "hidden": hidden,
                            "learning_rate": lr, "epochs": args.epochs,

@@ -91,10 +91,32 @@ def test_profiles_load_and_paper_has_the_papers_settings():
 
 
 def test_every_training_setting_is_a_train_config_field():
+    from gruvsynth.defaults import RECIPES
     from gruvsynth.training import TrainConfig
 
     for name in common.PROFILES:
-        TrainConfig().replace(**common.load_profile(name)["train"])
+        for recipe in RECIPES:
+            TrainConfig().replace(**common.train_settings(common.load_profile(name), recipe))
+
+
+def test_a_recipe_table_sets_its_recipes_learning_rate_only(tmp_path):
+    text = (common.CONFIG_DIR / "smoke.toml").read_text(encoding="utf-8")
+    mine = tmp_path / "mine.toml"
+    mine.write_text(text.replace("[fig1]", "[train.keras01]\nlearning_rate = 0.02\n\n[fig1]"),
+                    encoding="utf-8")
+    settings = common.load_profile(str(mine))
+    authors = common.train_config(settings, "keras01_gru", hidden=8, layers=1, epochs=2)
+    today = common.train_config(settings, "gru", hidden=8, layers=1, epochs=2)
+    assert authors.learning_rate == 0.02 and authors.recipe == "keras01"
+    assert today.learning_rate == settings["train"]["learning_rate"] == 0.001
+    assert authors.batch_size == today.batch_size
+    for table, match in (("[train.keras2]\nlearning_rate = 0.02", r"\[train.keras2\] names no "
+                          "recipe"),
+                         ("[train.keras01]\nbatch_size = 2", r"\[train.keras01\] may set only "
+                          "learning_rate, not batch_size")):
+        mine.write_text(text.replace("[fig1]", f"{table}\n\n[fig1]"), encoding="utf-8")
+        with pytest.raises(common.ProfileError, match=match):
+            common.load_profile(str(mine))
 
 
 @pytest.mark.slow
