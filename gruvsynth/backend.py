@@ -38,6 +38,9 @@ __all__ = [
     "precision_scope",
     "reset_peak_memory",
     "peak_memory",
+    "TENSORFLOW_CPU_CHATTER",
+    "nvidia_driver_present",
+    "filtered_native_stderr",
 ]
 
 #: The Keras backends gruvsynth supports.
@@ -121,7 +124,87 @@ def select_backend(name: str | None = None) -> str:
         # others its default kernels are up to 15x slower for the transposed matrix products
         # of backpropagation (docs/performance.rst).  TF_ENABLE_ONEDNN_OPTS=0 restores them.
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+        _start_tensorflow_quietly()
     return chosen
+
+
+#: Lines TensorFlow's C++ start-up writes on a machine without an NVIDIA driver, where they
+#: say nothing but "no GPU here" (one of them, ``E0000 ... failed call to cuInit``, looks like
+#: an error).  ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them: they are logged before TensorFlow
+#: reads it.
+TENSORFLOW_CPU_CHATTER = (
+    "All log messages before absl::InitializeLog() is called",
+    "cudart_stub.cc",
+    "Could not find cuda drivers on your machine",
+    "failed call to cuInit",
+    "Unable to register cuDNN factory",
+    "Unable to register cuFFT factory",
+    "Unable to register cuBLAS factory",
+    "computation_placer.cc",
+    "oneDNN custom operations are on",
+    "TF-TRT Warning: Could not find TensorRT",
+    "This TensorFlow binary is optimized to use available CPU instructions",
+    "rebuild TensorFlow with the appropriate compiler flags",
+)
+
+
+def nvidia_driver_present() -> bool:
+    """Whether this machine has an NVIDIA driver loaded (``/proc/driver/nvidia/version``)."""
+    return os.path.exists("/proc/driver/nvidia/version")
+
+
+@contextlib.contextmanager
+def filtered_native_stderr(drop: tuple[str, ...]):
+    """Send what native code writes to file descriptor 2 through a filter while inside.
+
+    Lines containing one of ``drop`` are discarded; every other line (Python's own warnings
+    and errors included) is written to ``sys.stderr`` when the block ends, in order.  Native
+    libraries write to the descriptor, not to ``sys.stderr``, so only this can keep their
+    start-up lines off a user's screen.
+
+    Parameters
+    ----------
+    drop : tuple of str
+        Substrings of the lines to discard.
+    """
+    import tempfile
+
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(AttributeError, OSError, ValueError):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            text = captured.read().decode("utf-8", "replace")
+            kept = [line for line in text.splitlines()
+                    if line.strip() and not any(d in line for d in drop)]
+            if kept:
+                sys.stderr.write("\n".join(kept) + "\n")
+                sys.stderr.flush()
+
+
+def _start_tensorflow_quietly() -> None:
+    """Import Keras on TensorFlow, and let TensorFlow probe for GPUs, with the probe's lines
+    (:data:`TENSORFLOW_CPU_CHATTER`) kept off the screen — only where no NVIDIA driver is
+    loaded, so that on a GPU machine every line of TensorFlow's still shows.  With the
+    ``gruvsynth`` logger at DEBUG (``-v``) nothing is filtered."""
+    import logging
+
+    if (keras_imported() or nvidia_driver_present()
+            or logging.getLogger("gruvsynth").isEnabledFor(logging.DEBUG)):
+        return
+    with filtered_native_stderr(TENSORFLOW_CPU_CHATTER):
+        import keras  # noqa: F401  (imports TensorFlow)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()  # the CUDA probe now, rather than at the first op
 
 
 def seed_everything(seed: int) -> None:
