@@ -3,7 +3,7 @@ two processes agree.
 
 The backend tests run real Keras training in subprocesses (the device count of JAX and
 TensorFlow is fixed when they start), each bounded by a timeout; every subprocess runs
-several trainings (:mod:`distribute_run`) to pay the backend's start-up cost once.
+several trainings (:mod:`helpers.distribute_run`) to pay the backend's start-up cost once.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from train_helpers import tone_corpus
+from helpers.train_helpers import tone_corpus
 
 from gruvsynth.distribute import DistributeConfig, pad_batch
 from gruvsynth.errors import ParameterError
 
 HERE = Path(__file__).parent
-HELPER = HERE / "distribute_run.py"
+HELPER = HERE / "helpers" / "distribute_run.py"
 RTOL = 1e-4
 TINY = {"hidden": 8, "batch_size": 5, "checkpoint_every": 1, "seed": 3}
 DP2 = {"mode": "data-parallel", "devices": 2}

@@ -335,7 +335,7 @@ def test_plan_after_the_dry_run_reads_the_prepared_corpora(dry, tmp_path):
 
 
 def test_a_run_trains_in_its_own_process_and_its_errors_come_back(tmp_path):
-    from train_helpers import mini_corpus
+    from helpers.train_helpers import mini_corpus
 
     from gruvsynth.errors import GruvError
     from gruvsynth.training import TrainConfig

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io.wavfile
-from synth import tone, write_wav
+from helpers.synth import tone, write_wav
 
 from gruvsynth.commands import generate as generate_cmd
 from gruvsynth.corpus import prepare_corpus

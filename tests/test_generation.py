@@ -10,8 +10,8 @@ import keras
 import numpy as np
 import pytest
 import scipy.io.wavfile
+from helpers.synth import tone, write_wav
 from keras import ops
-from synth import tone, write_wav
 
 from gruvsynth.corpus import prepare_corpus
 from gruvsynth.errors import GruvError, ParameterError
@@ -382,7 +382,7 @@ def test_float32_model_rebuilds_a_bfloat16_model_with_the_same_weights(cell, rng
 def test_a_bfloat16_trained_model_generates_and_evaluates_in_float32(tmp_path):
     """Generating from a model trained with precision="bfloat16" runs in float32 (on a GPU
     Keras's LSTM routes float32 sequences through cuDNN, which rejects bfloat16 outputs)."""
-    from train_helpers import mini_corpus
+    from helpers.train_helpers import mini_corpus
 
     from gruvsynth.evaluation import evaluate_run
     from gruvsynth.models import float32_model

@@ -1,7 +1,7 @@
 """The resident feed (gruvsynth.resident), the precision option, and their plumbing.
 
 The resident feed needs JAX, so its training runs happen in one fresh JAX process
-(tests/resident_check.py); everything else runs in the test process (TensorFlow).
+(tests/helpers/resident_check.py); everything else runs in the test process (TensorFlow).
 """
 
 from __future__ import annotations
@@ -15,15 +15,13 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from helpers.train_helpers import mini_corpus, tone_corpus
 
 from gruvsynth.errors import ParameterError
 from gruvsynth.resident import DEFAULT_STEPS_PER_CALL, FEEDS, choose_feed, chunks
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
-
-from train_helpers import mini_corpus, tone_corpus  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +33,9 @@ def corpus(tmp_path_factory):
 def test_resident_feed_trains_exactly_like_the_streamed_one(corpus, tmp_path):
     pytest.importorskip("jax")
     env = {**os.environ, "KERAS_BACKEND": "jax"}
-    done = subprocess.run([sys.executable, str(HERE / "resident_check.py"), str(corpus),
-                           str(tmp_path)], capture_output=True, text=True, timeout=900,
-                          env=env, cwd=tmp_path)
+    done = subprocess.run([sys.executable, str(HERE / "helpers" / "resident_check.py"),
+                           str(corpus), str(tmp_path)], capture_output=True, text=True,
+                          timeout=900, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-4000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["backend"] == "jax"

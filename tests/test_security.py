@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from synth import tone, write_wav
-from train_helpers import mini_corpus
+from helpers.synth import tone, write_wav
+from helpers.train_helpers import mini_corpus
 
 from gruvsynth import report
 from gruvsynth.audio import inspect_file, load, probe

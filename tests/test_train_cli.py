@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from train_helpers import mini_corpus, tone_corpus
+from helpers.train_helpers import mini_corpus, tone_corpus
 
 from gruvsynth.commands import train as train_cmd
 
@@ -170,7 +170,7 @@ def test_resume_after_kill_9_matches_an_uninterrupted_run(corpora, tmp_path):
     assert 4 <= done_at_kill < 10
 
     # a process killed inside a checkpoint save: the temporary file is written, not renamed
-    cut = subprocess.run(_python(TESTS / "kill_during_save.py", "epoch-000006.keras",
+    cut = subprocess.run(_python(TESTS / "helpers" / "kill_during_save.py", "epoch-000006.keras",
                                  *_command(corpus, mid_save_dir)),
                          env=ENV, cwd=tmp_path, capture_output=True)
     assert cut.returncode == -signal.SIGKILL, cut.stderr.decode()
@@ -216,7 +216,7 @@ def test_every_cell_trains_saves_and_loads_on_every_backend(backend, corpora, tm
     if not _installed(backend):
         pytest.skip(f"{backend} is not installed")
     proc = subprocess.run(
-        _python(TESTS / "train_backend_check.py", backend, corpora["mini"], tmp_path),
+        _python(TESTS / "helpers" / "train_backend_check.py", backend, corpora["mini"], tmp_path),
         env=ENV, cwd=tmp_path, capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = {r["cell"]: r for r in map(json.loads, proc.stdout.strip().splitlines())}

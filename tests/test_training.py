@@ -16,7 +16,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from train_helpers import mini_corpus, tone_corpus
+from helpers.train_helpers import mini_corpus, tone_corpus
 
 from gruvsynth.errors import (
     CheckpointError,
@@ -390,7 +390,7 @@ def test_nan_features_are_blamed_on_the_data_not_the_learning_rate(corpora, tmp_
 
 
 def test_train_warns_before_the_first_epoch_about_features_without_spread(tmp_path, caplog):
-    from synth import tone, write_wav
+    from helpers.synth import tone, write_wav
 
     from gruvsynth.corpus import prepare_corpus
 
