@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.train_helpers import tone_corpus
 
 from gruvsynth.distribute import DistributeConfig, pad_batch
 from gruvsynth.errors import ParameterError
@@ -30,8 +29,8 @@ DP2 = {"mode": "data-parallel", "devices": 2}
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    return tone_corpus(tmp_path_factory.mktemp("dist-corpus"))  # 57 train, 21 dev clips
+def corpus(tiny_corpora):
+    return tiny_corpora["tone"]  # 57 train, 21 dev clips
 
 
 def _env(backend: str, **extra) -> dict:

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.train_helpers import mini_corpus, tone_corpus
 
 from gruvsynth.commands import train as train_cmd
 
@@ -26,9 +25,9 @@ ENV.pop("KERAS_BACKEND", None)
 
 
 @pytest.fixture(scope="module")
-def corpora(tmp_path_factory):
-    root = tmp_path_factory.mktemp("corpora")
-    return {"tone": tone_corpus(root), "mini": mini_corpus(root)}
+def corpora(tiny_corpora):
+    """The session's tone and mini corpora (conftest.py), read-only."""
+    return tiny_corpora
 
 
 def test_help_documents_every_option_with_default_and_paper_value(capsys):
