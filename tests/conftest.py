@@ -75,13 +75,13 @@ def tiny_run(tmp_path_factory, tiny_corpora):
 
 
 # --------------------------------------------------------------------------------------------
-# work units of a parallel run (``make test``: ``pytest -n 2 --dist loadgroup
+# work units of a parallel run (``make test``: ``pytest -n 2 --dist loadscope
 # --no-loadscope-reorder``, see the Makefile)
 
 #: Modules whose tests may run on different workers, one work unit each: their module fixtures
-#: are cheap (tiny corpora) and their slow tests are many seconds each.  Every other module is
-#: one work unit (its ``xdist_group``), so that its module fixtures (the smoke reproduction, a
-#: dry run, a trained model, prepared corpora) are built once.
+#: are cheap (the session's tiny corpora) and their slow tests are many seconds each.  Every
+#: other module is one work unit, so that its module fixtures (the smoke reproduction, a dry
+#: run, a trained model, prepared corpora) are built once.
 SPLIT_MODULES = frozenset({
     "test_backends.py", "test_distribute.py", "test_resident.py", "test_security.py",
     "test_train_cli.py", "test_train_step_benchmark.py", "test_training.py",
@@ -112,19 +112,37 @@ LONGEST_FIRST = (
 )
 
 
+def work_unit(nodeid: str) -> str:
+    """The work unit of a test: its module, or the test itself in :data:`SPLIT_MODULES`."""
+    module = nodeid.split("::", 1)[0]
+    return nodeid if Path(module).name in SPLIT_MODULES else module
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadscope`` with :func:`work_unit` for the scope.
+
+    (Not ``--dist loadgroup`` with ``xdist_group`` marks: pytest-xdist 3.8 groups by editing
+    the node id, which pytest 9.2 no longer lets it do, so the marks are silently ignored.)
+    """
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkUnits(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return WorkUnits(config, log)
+
+
 def _rank(nodeid: str) -> int:
     return next((k for k, prefix in enumerate(LONGEST_FIRST) if nodeid.startswith(prefix)),
                 len(LONGEST_FIRST))
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """In a pytest-xdist worker: one ``xdist_group`` per module outside :data:`SPLIT_MODULES`,
-    and the longest units first.  A run without workers keeps the files' order."""
-    if not hasattr(config, "workerinput"):
-        return
-    for item in items:
-        module = item.nodeid.split("::", 1)[0]
-        if Path(module).name not in SPLIT_MODULES:
-            item.add_marker(pytest.mark.xdist_group(module))
-    items.sort(key=lambda item: _rank(item.nodeid))  # stable: the files' order within a rank
+    """In a pytest-xdist worker: the longest work units first (every worker sorts alike).  A
+    run without workers keeps the files' order."""
+    if hasattr(config, "workerinput"):
+        items.sort(key=lambda item: _rank(item.nodeid))  # stable: the files' order otherwise

@@ -28,6 +28,7 @@ CELLS = ["lstm", "gru", "keras01_lstm", "keras01_gru", "peephole_lstm", "paper_g
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", OTHER_BACKENDS)
+@pytest.mark.process
 def test_cells_and_models_on_backend(backend):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed")

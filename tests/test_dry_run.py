@@ -334,6 +334,7 @@ def test_plan_after_the_dry_run_reads_the_prepared_corpora(dry, tmp_path):
 # runs in processes of their own (the paper profile on a CPU)
 
 
+@pytest.mark.process
 def test_a_run_trains_in_its_own_process_and_its_errors_come_back(tiny_corpora, tmp_path):
     from gruvsynth.errors import GruvError
     from gruvsynth.training import TrainConfig

@@ -29,6 +29,7 @@ def corpus(tiny_corpora):
 
 
 @pytest.mark.slow
+@pytest.mark.process
 def test_resident_feed_trains_exactly_like_the_streamed_one(corpus, tmp_path):
     pytest.importorskip("jax")
     env = {**os.environ, "KERAS_BACKEND": "jax"}

@@ -90,6 +90,7 @@ def test_loading_a_run_never_imports_the_module_its_config_names(trained, tmp_pa
     assert not marker.exists() and "gruv_payload_one" not in sys.modules
 
 
+@pytest.mark.process
 def test_generate_from_a_shared_run_folder_runs_no_code(trained, tmp_path):
     """The issue's probe: the payload module beside the run, PYTHONPATH=., gruvsynth generate."""
     marker = tmp_path / "PWNED"
@@ -108,6 +109,7 @@ def test_generate_from_a_shared_run_folder_runs_no_code(trained, tmp_path):
     assert "--cell gruv_payload_two:Cell" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.process
 def test_a_cell_of_ones_own_loads_only_when_its_module_is_named(tiny_corpora, tmp_path,
                                                                  monkeypatch):
     from gruvsynth.training import train

@@ -145,6 +145,7 @@ def _history(out: Path) -> np.ndarray:
 
 
 @pytest.mark.slow
+@pytest.mark.process
 def test_resume_after_kill_9_matches_an_uninterrupted_run(corpora, tmp_path):
     corpus = corpora["tone"]
     ref_dir, killed_dir, mid_save_dir = tmp_path / "ref", tmp_path / "killed", tmp_path / "mid"
@@ -211,6 +212,7 @@ def _installed(module: str) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
+@pytest.mark.process
 def test_every_cell_trains_saves_and_loads_on_every_backend(backend, corpora, tmp_path):
     if not _installed(backend):
         pytest.skip(f"{backend} is not installed")
