@@ -1,7 +1,8 @@
 # gruvsynth: set-up, tests and the paper's reproduction.
 #
 #   make test        set up (.venv, pip, Debian packages) and run lint + the whole test suite
-#                    (pytest-xdist, 2 workers; TEST_WORKERS=0: one process)
+#                    (2 pytest-xdist workers, then the tests marked serial alone;
+#                    TEST_WORKERS=0: one process)
 #   make test-fast   set up and run lint + the tests not marked slow that start no Keras
 #                    process of their own (for development: a few minutes)
 #   make reproduce   set up and run the reproduction (see README.rst)
@@ -32,7 +33,7 @@ DATA ?= data
 .PHONY: help setup system venv test test-fast lint docs reproduce clean
 
 help:
-	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
 
 system:
 	@PYTHON=$(PYTHON) .ci/install-system-packages $(SYSTEM_PACKAGES)
@@ -53,8 +54,11 @@ setup: system venv
 lint: venv
 	$(VENV)/bin/ruff check .
 
+# Two passes: everything but the tests marked serial on the workers, then those alone.
+# (pytest exits 5 when a pass selects no test: PYTEST_ARGS may select only one kind.)
 test: setup lint
-	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) --serial=skip $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(PY) -m pytest --serial=only $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 test-fast: setup lint
 	$(PY) -m pytest $(XDIST) -m "not slow and not process" $(PYTEST_ARGS)

@@ -141,8 +141,25 @@ def _rank(nodeid: str) -> int:
                 len(LONGEST_FIRST))
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--serial", choices=("run", "skip", "only"), default="run",
+        help="the tests marked 'serial' (they must have the machine to themselves): run them "
+             "with the others (default), leave them out, or run only them; make test runs "
+             "the others on its workers, then these alone")
+
+
 def pytest_collection_modifyitems(config, items):
-    """In a pytest-xdist worker: the longest work units first (every worker sorts alike).  A
-    run without workers keeps the files' order."""
+    """``--serial``: keep or leave out the tests marked ``serial``.  In a pytest-xdist worker,
+    also the longest work units first (every worker sorts alike); a run without workers keeps
+    the files' order."""
+    choice = config.getoption("serial")
+    if choice != "run":
+        wanted = [(item.get_closest_marker("serial") is not None) == (choice == "only")
+                  for item in items]
+        deselected = [item for item, keep in zip(items, wanted, strict=True) if not keep]
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = [item for item, keep in zip(items, wanted, strict=True) if keep]
     if hasattr(config, "workerinput"):
         items.sort(key=lambda item: _rank(item.nodeid))  # stable: the files' order otherwise

@@ -137,6 +137,7 @@ def _check_cross_resume(out: dict, tmp: Path, e1: int, e2: int):
 
 @pytest.mark.slow
 @pytest.mark.process
+@pytest.mark.serial
 def test_jax_two_cpu_devices_match_one_and_cross_resume(corpus, tmp_path):
     spec = _cross_resume_spec(corpus, tmp_path, "jax", 2, 3)
     # the 2 CPU devices must exist before JAX starts: set here for the single-device runs too
@@ -148,6 +149,7 @@ def test_jax_two_cpu_devices_match_one_and_cross_resume(corpus, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.process
+@pytest.mark.serial
 def test_tensorflow_two_logical_cpus_match_one_and_cross_resume(corpus, tmp_path):
     spec = _cross_resume_spec(corpus, tmp_path, "tensorflow", 2, 3)
     # the data-parallel step runs first and asks for 2 devices, so distribute.py splits the
@@ -170,6 +172,7 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 @pytest.mark.process
+@pytest.mark.serial
 def test_jax_two_processes_agree(corpus, tmp_path):
     port = _free_port()
     procs = []
