@@ -24,7 +24,8 @@ SYSTEM_PACKAGES ?= ffmpeg wesnoth-1.16-music warzone2100-music chromium fonts-de
 PYTEST_ARGS ?=
 # pytest-xdist workers for the tests (tests/conftest.py makes the work units); 0: one process
 TEST_WORKERS ?= 2
-XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder)
+XDIST := $(if $(filter 0,$(TEST_WORKERS)),,\
+	-n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder)
 # auto: paper if the Keras backend sees a GPU, else quick.  OUT defaults to results/<profile>.
 PROFILE ?= auto
 OUT ?=
