@@ -89,7 +89,8 @@ SPLIT_MODULES = frozenset({
 
 #: The longest work units first (node-id prefixes, longest first): xdist hands out the units
 #: in collection order, and a long unit started last would leave the other worker idle.
-#: Measured on the 2-core machine; a unit not listed keeps its place after these.
+#: Ranked by a serial run's durations on the 2-core machine; a unit not listed keeps its place
+#: after these.
 LONGEST_FIRST = (
     "tests/test_reproduce_smoke.py",
     "tests/test_dry_run.py",
