@@ -1,6 +1,10 @@
 # gruvsynth: set-up, tests and the paper's reproduction.
 #
 #   make test        set up (.venv, pip, Debian packages) and run lint + the whole test suite
+#                    (2 pytest-xdist workers, then the tests marked serial alone;
+#                    TEST_WORKERS=0: one process)
+#   make test-fast   set up and run lint + the tests not marked slow that start no Keras
+#                    process of their own (for development: a few minutes)
 #   make reproduce   set up and run the reproduction (see README.rst)
 #
 # Everything a fresh Debian machine lacks is installed on the way, and said.
@@ -18,15 +22,19 @@ TORCH_SPEC ?= torch==2.13.0
 # chromium: the HTML page's browser test; fonts-dejavu-core: readable text in its screenshot.
 SYSTEM_PACKAGES ?= ffmpeg wesnoth-1.16-music warzone2100-music chromium fonts-dejavu-core
 PYTEST_ARGS ?=
+# pytest-xdist workers for the tests (tests/conftest.py makes the work units); 0: one process
+TEST_WORKERS ?= 2
+XDIST := $(if $(filter 0,$(TEST_WORKERS)),,\
+	-n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder)
 # auto: paper if the Keras backend sees a GPU, else quick.  OUT defaults to results/<profile>.
 PROFILE ?= auto
 OUT ?=
 DATA ?= data
 
-.PHONY: help setup system venv test lint docs reproduce clean
+.PHONY: help setup system venv test test-fast lint docs reproduce clean
 
 help:
-	@sed -n '2,7p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
 
 system:
 	@PYTHON=$(PYTHON) .ci/install-system-packages $(SYSTEM_PACKAGES)
@@ -47,8 +55,14 @@ setup: system venv
 lint: venv
 	$(VENV)/bin/ruff check .
 
+# Two passes: everything but the tests marked serial on the workers, then those alone.
+# (pytest exits 5 when a pass selects no test: PYTEST_ARGS may select only one kind.)
 test: setup lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) --serial=skip $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(PY) -m pytest --serial=only $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+test-fast: setup lint
+	$(PY) -m pytest $(XDIST) -m "not slow and not process" $(PYTEST_ARGS)
 
 docs: venv
 	$(VENV)/bin/sphinx-build -W -q -b html docs docs/_build/html

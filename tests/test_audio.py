@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io.wavfile
+from helpers.synth import encode, ffmpeg, tone, write_wav
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from synth import encode, ffmpeg, tone, write_wav
 
 from gruvsynth import audio
 from gruvsynth.audio import (

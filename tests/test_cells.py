@@ -1,14 +1,15 @@
 """The paper's cells against plain-numpy versions of its equations, and every cell through
-:func:`layer_checks.run_layer_test` (on the default backend; ``test_backends.py`` runs the same
-checks on every installed backend through ``backend_check.py``, which imports this module)."""
+:func:`helpers.layer_checks.run_layer_test` (on the default backend; ``test_backends.py`` runs
+the same checks on every installed backend through ``helpers/backend_check.py``, which imports
+this module)."""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
 import pytest
+from helpers.layer_checks import run_layer_test
 from keras import ops
-from layer_checks import run_layer_test
 
 from gruvsynth.cells import (
     GatewiseGlorotUniform,

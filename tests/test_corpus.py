@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 import pytest
 import scipy.io.wavfile
-from synth import chord, noise, tone, write_wav
+from helpers.synth import chord, noise, tone, write_wav
 
 from gruvsynth.corpus import (
     RunningMoments,

@@ -3,7 +3,7 @@ two processes agree.
 
 The backend tests run real Keras training in subprocesses (the device count of JAX and
 TensorFlow is fixed when they start), each bounded by a timeout; every subprocess runs
-several trainings (:mod:`distribute_run`) to pay the backend's start-up cost once.
+several trainings (:mod:`helpers.distribute_run`) to pay the backend's start-up cost once.
 """
 
 from __future__ import annotations
@@ -17,21 +17,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from train_helpers import tone_corpus
 
 from gruvsynth.distribute import DistributeConfig, pad_batch
 from gruvsynth.errors import ParameterError
 
 HERE = Path(__file__).parent
-HELPER = HERE / "distribute_run.py"
+HELPER = HERE / "helpers" / "distribute_run.py"
 RTOL = 1e-4
 TINY = {"hidden": 8, "batch_size": 5, "checkpoint_every": 1, "seed": 3}
 DP2 = {"mode": "data-parallel", "devices": 2}
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    return tone_corpus(tmp_path_factory.mktemp("dist-corpus"))  # 57 train, 21 dev clips
+def corpus(tiny_corpora):
+    return tiny_corpora["tone"]  # 57 train, 21 dev clips
 
 
 def _env(backend: str, **extra) -> dict:
@@ -137,6 +136,8 @@ def _check_cross_resume(out: dict, tmp: Path, e1: int, e2: int):
 
 
 @pytest.mark.slow
+@pytest.mark.process
+@pytest.mark.serial
 def test_jax_two_cpu_devices_match_one_and_cross_resume(corpus, tmp_path):
     spec = _cross_resume_spec(corpus, tmp_path, "jax", 2, 3)
     # the 2 CPU devices must exist before JAX starts: set here for the single-device runs too
@@ -147,6 +148,8 @@ def test_jax_two_cpu_devices_match_one_and_cross_resume(corpus, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.process
+@pytest.mark.serial
 def test_tensorflow_two_logical_cpus_match_one_and_cross_resume(corpus, tmp_path):
     spec = _cross_resume_spec(corpus, tmp_path, "tensorflow", 2, 3)
     # the data-parallel step runs first and asks for 2 devices, so distribute.py splits the
@@ -168,6 +171,8 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.process
+@pytest.mark.serial
 def test_jax_two_processes_agree(corpus, tmp_path):
     port = _free_port()
     procs = []

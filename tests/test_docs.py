@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
+@pytest.mark.process
 def test_docs_build_without_warnings(tmp_path):
     pytest.importorskip("sphinx", reason="the docs extra is not installed")
     pytest.importorskip("numpydoc", reason="the docs extra is not installed")

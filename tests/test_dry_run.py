@@ -334,15 +334,14 @@ def test_plan_after_the_dry_run_reads_the_prepared_corpora(dry, tmp_path):
 # runs in processes of their own (the paper profile on a CPU)
 
 
-def test_a_run_trains_in_its_own_process_and_its_errors_come_back(tmp_path):
-    from train_helpers import mini_corpus
-
+@pytest.mark.process
+def test_a_run_trains_in_its_own_process_and_its_errors_come_back(tiny_corpora, tmp_path):
     from gruvsynth.errors import GruvError
     from gruvsynth.training import TrainConfig
 
     assert common.load_profile("paper")["profile"]["isolate_runs"] is True
     assert not common.isolated(common.load_profile("smoke"))
-    corpus = mini_corpus(tmp_path)
+    corpus = tiny_corpora["mini"]
     config = TrainConfig(hidden=4, epochs=2, batch_size=5, checkpoint_every=1)
     run = common.train_isolated(corpus, tmp_path / "run", config=config, progress=False)
     assert run.finished and [h["epoch"] for h in run.history] == [1, 2]

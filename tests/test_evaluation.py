@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from synth import chord, noise, tone, write_wav
+from helpers.synth import chord, noise, tone, write_wav
 
 from gruvsynth.commands import evaluate as evaluate_cmd
 from gruvsynth.corpus import prepare_corpus

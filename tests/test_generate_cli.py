@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io.wavfile
-from synth import tone, write_wav
+from helpers.synth import tone, write_wav
 
 from gruvsynth.commands import generate as generate_cmd
 from gruvsynth.corpus import prepare_corpus
@@ -176,6 +176,7 @@ def test_an_unwritable_output_is_refused_before_the_work(run, capsys):
         assert rc == 1 and "cannot write here" in err and "\n" not in err
 
 
+@pytest.mark.process
 def test_an_unreadable_seed_file_is_a_one_line_error(run, tmp_path, unprivileged):
     import os
     import shutil

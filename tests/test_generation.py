@@ -10,8 +10,8 @@ import keras
 import numpy as np
 import pytest
 import scipy.io.wavfile
+from helpers.synth import tone, write_wav
 from keras import ops
-from synth import tone, write_wav
 
 from gruvsynth.corpus import prepare_corpus
 from gruvsynth.errors import GruvError, ParameterError
@@ -379,16 +379,14 @@ def test_float32_model_rebuilds_a_bfloat16_model_with_the_same_weights(cell, rng
     assert float32_model(full) is full  # already float32: itself
 
 
-def test_a_bfloat16_trained_model_generates_and_evaluates_in_float32(tmp_path):
+def test_a_bfloat16_trained_model_generates_and_evaluates_in_float32(tiny_corpora, tmp_path):
     """Generating from a model trained with precision="bfloat16" runs in float32 (on a GPU
     Keras's LSTM routes float32 sequences through cuDNN, which rejects bfloat16 outputs)."""
-    from train_helpers import mini_corpus
-
     from gruvsynth.evaluation import evaluate_run
     from gruvsynth.models import float32_model
     from gruvsynth.training import train
 
-    corpus = mini_corpus(tmp_path)
+    corpus = tiny_corpora["mini"]
     run = train(corpus, tmp_path / "run", hidden=8, epochs=2, batch_size=5, seed=0,
                 precision="bfloat16", progress=False)
     trained = run.load_model()

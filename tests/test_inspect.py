@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io.wavfile
-from synth import encode, tone, write_wav
+from helpers.synth import encode, tone, write_wav
 
 from gruvsynth.audio import inspect_file
 from gruvsynth.commands import inspect as inspect_cmd

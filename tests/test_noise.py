@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 import scipy.signal
-from synth import SR, chord, tone, write_wav
+from helpers.synth import SR, chord, tone, write_wav
 
 from gruvsynth import noise
 from gruvsynth.commands import evaluate as evaluate_cmd

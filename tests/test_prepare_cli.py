@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from synth import chord, noise, tone, write_wav
+from helpers.synth import chord, noise, tone, write_wav
 
 from gruvsynth.commands.prepare import main
 from gruvsynth.corpus import open_corpus, prepare_corpus

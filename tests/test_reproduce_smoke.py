@@ -120,6 +120,7 @@ def test_a_recipe_table_sets_its_recipes_learning_rate_only(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.process
 def test_auto_profile_follows_the_backends_devices():
     done = _run(REPRODUCE, "--plan", "--no-measure", timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -134,6 +135,7 @@ def test_auto_profile_follows_the_backends_devices():
 
 
 @pytest.mark.slow
+@pytest.mark.process
 def test_smoke_prints_profile_estimate_and_every_stage(smoke):
     log = smoke["log"]
     assert "profile 'smoke' (given with --profile)" in log and "estimate: about" in log
@@ -147,6 +149,7 @@ def test_smoke_prints_profile_estimate_and_every_stage(smoke):
 
 
 @pytest.mark.slow
+@pytest.mark.process
 def test_smoke_claims_have_all_seven_per_family_with_verdicts_and_figures(smoke):
     out = smoke["out"]
     data = json.loads((out / "claims.json").read_text())
@@ -178,6 +181,7 @@ def test_smoke_claims_have_all_seven_per_family_with_verdicts_and_figures(smoke)
 
 
 @pytest.mark.slow
+@pytest.mark.process
 def test_smoke_figures_and_their_data(smoke):
     out = smoke["out"]
     fig_dir = out / "figures"
@@ -219,6 +223,7 @@ def test_smoke_figures_and_their_data(smoke):
 
 
 @pytest.mark.slow
+@pytest.mark.process
 def test_smoke_page_passes_the_browser_check(smoke):
     out = smoke["out"]
     assert (out / "screenshot.png").read_bytes().startswith(PNG_SIGNATURE)
@@ -241,6 +246,7 @@ def test_smoke_page_passes_the_browser_check(smoke):
 
 
 @pytest.mark.slow
+@pytest.mark.process
 def test_smoke_rerun_resumes_and_redoes_nothing(smoke):
     out, data = smoke["out"], smoke["data"]
     histories = sorted((out / "runs").glob("*/history.json"))

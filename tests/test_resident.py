@@ -1,7 +1,7 @@
 """The resident feed (gruvsynth.resident), the precision option, and their plumbing.
 
 The resident feed needs JAX, so its training runs happen in one fresh JAX process
-(tests/resident_check.py); everything else runs in the test process (TensorFlow).
+(tests/helpers/resident_check.py); everything else runs in the test process (TensorFlow).
 """
 
 from __future__ import annotations
@@ -21,23 +21,21 @@ from gruvsynth.resident import DEFAULT_STEPS_PER_CALL, FEEDS, choose_feed, chunk
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
-
-from train_helpers import mini_corpus, tone_corpus  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    return tone_corpus(tmp_path_factory.mktemp("resident"))
+def corpus(tiny_corpora):
+    return tiny_corpora["tone"]
 
 
 @pytest.mark.slow
+@pytest.mark.process
 def test_resident_feed_trains_exactly_like_the_streamed_one(corpus, tmp_path):
     pytest.importorskip("jax")
     env = {**os.environ, "KERAS_BACKEND": "jax"}
-    done = subprocess.run([sys.executable, str(HERE / "resident_check.py"), str(corpus),
-                           str(tmp_path)], capture_output=True, text=True, timeout=900,
-                          env=env, cwd=tmp_path)
+    done = subprocess.run([sys.executable, str(HERE / "helpers" / "resident_check.py"),
+                           str(corpus), str(tmp_path)], capture_output=True, text=True,
+                          timeout=900, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-4000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["backend"] == "jax"
@@ -89,20 +87,20 @@ def test_feed_choice():
     assert FEEDS == ("auto", "stream", "resident")
 
 
-def test_resident_feed_on_tensorflow_is_refused_before_training(tmp_path):
+def test_resident_feed_on_tensorflow_is_refused_before_training(tiny_corpora, tmp_path):
     from gruvsynth.training import train
 
     if keras.backend.backend() == "jax":
         pytest.skip("the test process runs JAX")
-    corpus = mini_corpus(tmp_path)
+    corpus = tiny_corpora["mini"]
     with pytest.raises(ParameterError, match="feed 'resident' needs the JAX backend"):
         train(corpus, tmp_path / "run", hidden=4, epochs=1, progress=False, feed="resident")
     assert not (tmp_path / "run").exists()  # refused before anything was written
 
 
-def test_precision_option_is_checked_recorded_and_resolved(tmp_path):
+def test_precision_option_is_checked_recorded_and_resolved(tiny_run):
     from gruvsynth.backend import resolve_precision
-    from gruvsynth.training import TrainConfig, open_run, train
+    from gruvsynth.training import TrainConfig, open_run
 
     with pytest.raises(ParameterError, match="precision must be one of"):
         TrainConfig(precision="float16")
@@ -110,8 +108,8 @@ def test_precision_option_is_checked_recorded_and_resolved(tmp_path):
         resolve_precision("half")
     assert resolve_precision("auto") == "float32"  # no GPU here
     assert resolve_precision("tf32") == "tf32"
-    corpus = mini_corpus(tmp_path)
-    run = open_run(train(corpus, tmp_path / "run", hidden=4, epochs=1, progress=False).path)
+    # tiny_run: train(mini corpus, run, hidden=4, epochs=1, progress=False), made once
+    run = open_run(tiny_run.path)
     assert run.config["precision"] == "auto"
     session = run.versions["sessions"][-1]
     assert (session["precision"], session["feed"]) == ("float32", "stream")
@@ -146,10 +144,10 @@ def test_precision_scope_sets_and_restores_policy_and_tf32():
         assert tf.config.experimental.tensor_float_32_execution_enabled() == before
 
 
-def test_corpus_rows_are_inputs_plus_the_next_block(tmp_path):
+def test_corpus_rows_are_inputs_plus_the_next_block(tiny_corpora):
     from gruvsynth.corpus import open_corpus
 
-    with open_corpus(mini_corpus(tmp_path)) as c:
+    with open_corpus(tiny_corpora["mini"]) as c:
         rows = c.rows("train")
         x, y = c.clips("train")
         assert rows.shape == (len(x), c.clip_blocks + 1, c.features)
@@ -158,10 +156,10 @@ def test_corpus_rows_are_inputs_plus_the_next_block(tmp_path):
         np.testing.assert_array_equal(c.rows("train", [2, 0]), rows[[2, 0]])
 
 
-def test_train_command_options(tmp_path):
+def test_train_command_options(tiny_corpora, tmp_path):
     from gruvsynth.commands.train import main as train_main
 
-    corpus = mini_corpus(tmp_path)
+    corpus = tiny_corpora["mini"]
     done = subprocess.run([sys.executable, "-m", "gruvsynth.commands.train", "--help"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from synth import tone, write_wav
-from train_helpers import mini_corpus
+from helpers.synth import tone, write_wav
 
 from gruvsynth import report
 from gruvsynth.audio import inspect_file, load, probe
@@ -52,12 +51,10 @@ def _errors(stderr: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A finished run folder with the built-in LSTM cell."""
-    from gruvsynth.training import train
-
-    root = tmp_path_factory.mktemp("security")
-    return train(mini_corpus(root), root / "run", hidden=4, epochs=1, progress=False)
+def trained(tiny_run):
+    """A finished run folder with the built-in LSTM cell (the session's, read-only: the tests
+    work on copies)."""
+    return tiny_run
 
 
 def _forged(trained, tmp_path: Path, cell: str) -> Path:
@@ -93,6 +90,7 @@ def test_loading_a_run_never_imports_the_module_its_config_names(trained, tmp_pa
     assert not marker.exists() and "gruv_payload_one" not in sys.modules
 
 
+@pytest.mark.process
 def test_generate_from_a_shared_run_folder_runs_no_code(trained, tmp_path):
     """The issue's probe: the payload module beside the run, PYTHONPATH=., gruvsynth generate."""
     marker = tmp_path / "PWNED"
@@ -111,13 +109,15 @@ def test_generate_from_a_shared_run_folder_runs_no_code(trained, tmp_path):
     assert "--cell gruv_payload_two:Cell" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_a_cell_of_ones_own_loads_only_when_its_module_is_named(tmp_path, monkeypatch):
+@pytest.mark.process
+def test_a_cell_of_ones_own_loads_only_when_its_module_is_named(tiny_corpora, tmp_path,
+                                                                 monkeypatch):
     from gruvsynth.training import train
 
     marker = tmp_path / "imported"
     _payload(tmp_path / "mine", "gruv_user_cells", marker, cell=True)
     monkeypatch.syspath_prepend(str(tmp_path / "mine"))
-    run = train(mini_corpus(tmp_path), tmp_path / "run", cell="gruv_user_cells:Cell", hidden=4,
+    run = train(tiny_corpora["mini"], tmp_path / "run", cell="gruv_user_cells:Cell", hidden=4,
                 epochs=1, progress=False)  # named by the user: imported
     assert marker.exists()
     marker.unlink()

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from train_helpers import mini_corpus, tone_corpus
 
 from gruvsynth.commands import train as train_cmd
 
@@ -26,9 +25,9 @@ ENV.pop("KERAS_BACKEND", None)
 
 
 @pytest.fixture(scope="module")
-def corpora(tmp_path_factory):
-    root = tmp_path_factory.mktemp("corpora")
-    return {"tone": tone_corpus(root), "mini": mini_corpus(root)}
+def corpora(tiny_corpora):
+    """The session's tone and mini corpora (conftest.py), read-only."""
+    return tiny_corpora
 
 
 def test_help_documents_every_option_with_default_and_paper_value(capsys):
@@ -146,6 +145,7 @@ def _history(out: Path) -> np.ndarray:
 
 
 @pytest.mark.slow
+@pytest.mark.process
 def test_resume_after_kill_9_matches_an_uninterrupted_run(corpora, tmp_path):
     corpus = corpora["tone"]
     ref_dir, killed_dir, mid_save_dir = tmp_path / "ref", tmp_path / "killed", tmp_path / "mid"
@@ -170,7 +170,7 @@ def test_resume_after_kill_9_matches_an_uninterrupted_run(corpora, tmp_path):
     assert 4 <= done_at_kill < 10
 
     # a process killed inside a checkpoint save: the temporary file is written, not renamed
-    cut = subprocess.run(_python(TESTS / "kill_during_save.py", "epoch-000006.keras",
+    cut = subprocess.run(_python(TESTS / "helpers" / "kill_during_save.py", "epoch-000006.keras",
                                  *_command(corpus, mid_save_dir)),
                          env=ENV, cwd=tmp_path, capture_output=True)
     assert cut.returncode == -signal.SIGKILL, cut.stderr.decode()
@@ -212,11 +212,12 @@ def _installed(module: str) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
+@pytest.mark.process
 def test_every_cell_trains_saves_and_loads_on_every_backend(backend, corpora, tmp_path):
     if not _installed(backend):
         pytest.skip(f"{backend} is not installed")
     proc = subprocess.run(
-        _python(TESTS / "train_backend_check.py", backend, corpora["mini"], tmp_path),
+        _python(TESTS / "helpers" / "train_backend_check.py", backend, corpora["mini"], tmp_path),
         env=ENV, cwd=tmp_path, capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = {r["cell"]: r for r in map(json.loads, proc.stdout.strip().splitlines())}

@@ -211,6 +211,7 @@ def test_reference_uses_keras_rmsprop_hyper_parameters():
 
 
 @pytest.mark.slow
+@pytest.mark.process
 def test_benchmark_runs_at_tiny_size_and_writes_json(tmp_path):
     pytest.importorskip("torch")
     out = tmp_path / "sub" / "tiny.json"
@@ -251,6 +252,7 @@ def test_benchmark_refuses_bad_arguments(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.process
 def test_benchmark_check_loss_compares_with_float32(tmp_path):
     out = tmp_path / "check.json"
     done = subprocess.run(
@@ -271,6 +273,7 @@ def test_benchmark_check_loss_compares_with_float32(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.process
 def test_benchmark_times_the_resident_feed_on_jax(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("jax")

@@ -16,7 +16,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from train_helpers import mini_corpus, tone_corpus
+from helpers.train_helpers import mini_corpus
 
 from gruvsynth.errors import (
     CheckpointError,
@@ -38,9 +38,10 @@ from gruvsynth.training import (
 
 
 @pytest.fixture(scope="module")
-def corpora(tmp_path_factory):
-    root = tmp_path_factory.mktemp("corpora")
-    return {"tone": tone_corpus(root), "mini": mini_corpus(root)}
+def corpora(tiny_corpora):
+    """The session's tone and mini corpora (conftest.py), read-only: a test that changes one
+    copies it."""
+    return tiny_corpora
 
 
 def losses(run, key="loss"):
@@ -390,7 +391,7 @@ def test_nan_features_are_blamed_on_the_data_not_the_learning_rate(corpora, tmp_
 
 
 def test_train_warns_before_the_first_epoch_about_features_without_spread(tmp_path, caplog):
-    from synth import tone, write_wav
+    from helpers.synth import tone, write_wav
 
     from gruvsynth.corpus import prepare_corpus
 

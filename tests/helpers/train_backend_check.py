@@ -1,6 +1,6 @@
 """Run by tests/test_train_cli.py in a fresh process: train every cell on one Keras backend.
 
-Usage: ``python tests/train_backend_check.py BACKEND CORPUS_DIR OUT_DIR``.
+Usage: ``python tests/helpers/train_backend_check.py BACKEND CORPUS_DIR OUT_DIR``.
 
 For each cell in :data:`CELLS` it runs ``gruvsynth train CORPUS_DIR -o OUT_DIR/<cell> --backend
 BACKEND --cell <cell> ...`` (through the command's ``main``, as a user would), then opens the

@@ -1,6 +1,6 @@
 """Helper for test_distribute.py: run several trainings in this one process, print JSON lines.
 
-usage: python distribute_run.py SPEC.json
+usage: python tests/helpers/distribute_run.py SPEC.json
 
 SPEC: ``{"corpus": PATH, "steps": [STEP, ...]}``; each STEP is ``{"run": RUN_DIR,
 "opts": {...train() keyword arguments...}, "copy_from": RUN_DIR (optional: copy that run

@@ -13,8 +13,8 @@ of gruvsynth relies on, on whatever Keras backend is active:
 6. one ``fit`` step with MSE and RMSprop: finite loss, weights change;
 7. ``.keras`` save and load with ``safe_mode=True``: equal configs and equal outputs.
 
-It is plain Python (no pytest), so ``tests/backend_check.py`` can run it in a subprocess per
-backend.
+It is plain Python (no pytest), so ``tests/helpers/backend_check.py`` can run it in a
+subprocess per backend.
 """
 
 from __future__ import annotations

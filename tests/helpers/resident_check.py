@@ -1,6 +1,6 @@
 """Run by tests/test_resident.py in a fresh JAX process: the resident feed against the streamed.
 
-Usage: ``python tests/resident_check.py CORPUS_DIR OUT_DIR``.
+Usage: ``python tests/helpers/resident_check.py CORPUS_DIR OUT_DIR``.
 
 Prints one JSON line with, for each case, the run histories and what versions.json recorded:
 

@@ -1,6 +1,6 @@
 """Run by tests/test_train_cli.py: ``gruvsynth train`` that kills itself in the middle of a save.
 
-Usage: ``python tests/kill_during_save.py CHECKPOINT_NAME TRAIN_ARGS...``.
+Usage: ``python tests/helpers/kill_during_save.py CHECKPOINT_NAME TRAIN_ARGS...``.
 
 The process runs ``gruvsynth train TRAIN_ARGS...`` exactly as the command does, except that
 when the file ``CHECKPOINT_NAME`` (e.g. ``epoch-000006.keras``) is about to be renamed into

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from synth import tone, write_wav
+from .synth import tone, write_wav
 
 SR = 8000
 

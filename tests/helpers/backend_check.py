@@ -3,11 +3,13 @@
 Used by ``tests/test_backends.py``, one subprocess per installed backend (Keras picks its
 backend once per process)::
 
-    KERAS_BACKEND=jax python tests/backend_check.py
+    cd tests && KERAS_BACKEND=jax python -m helpers.backend_check
+
+(from the ``tests`` folder, as a module of :mod:`helpers`: it imports ``test_cells``).
 
 Checks, for every cell (``lstm``, ``gru``, ``peephole_lstm``, ``paper_gru`` and the user cell of
 ``test_cells.py``): the paper cells against numpy versions of their equations, the Keras GRU
-against the paper GRU with mapped weights, :func:`layer_checks.run_layer_test`, and
+against the paper GRU with mapped weights, :func:`helpers.layer_checks.run_layer_test`, and
 ``build_model`` → one fit step → ``.keras`` save → safe-mode load → equal outputs.  Prints one
 JSON line (backend, per-check results) and exits 0, or raises on the first failure.
 """
@@ -21,14 +23,14 @@ import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import test_cells  # noqa: E402
-from layer_checks import run_layer_test  # noqa: E402
 
 from gruvsynth.models import build_model, describe  # noqa: E402
+
+from .layer_checks import run_layer_test  # noqa: E402
 
 TOLERANCE = 1e-5
 FEATURES, HIDDEN, STEPS, BATCH = 10, 6, 5, 2
