@@ -40,6 +40,8 @@ def test_the_filter_restores_stderr_when_the_block_raises(capfd):
     assert "drop me" not in err
 
 
+@pytest.mark.slow
+@pytest.mark.process
 @pytest.mark.skipif(backend.nvidia_driver_present(),
                     reason="an NVIDIA driver is loaded: TensorFlow's lines are shown in full")
 def test_a_cpu_machine_prints_no_tensorflow_probe_errors():
