@@ -12,9 +12,10 @@ loops and the problem becomes quite common as the size of the seed sequence is r
 For each corpus and cell of ``[generation_length]`` (Figure 1's runs) and each seed size,
 ``n_seeds`` sequences are generated up to the longest length in ``times`` (multiples of the
 seed) from random training windows (the authors' protocol, on which claim C6 is judged), and
-as many again from random dev windows (reported beside it, not judged).  Each sequence is then cut at every length of ``times``,
-and for each cut: does it end in a loop (:func:`gruvsynth.evaluation.detect_loop`), and the
-audio metrics of its blocks after the seed.  The loop onset of the full sequence is kept too.
+as many again from random dev windows (reported beside it, not judged).  Each sequence is
+then cut at every length of ``times``, and for each cut: does it end in a loop
+(:func:`gruvsynth.evaluation.detect_loop`), and the audio metrics of its blocks after the
+seed.  The loop onset of the full sequence is kept too.
 
 Writes ``OUT/figures/generation_length.{png,svg}``, ``.csv`` (one row per sample and length)
 and ``.json`` (rows and onsets; claim C6).
@@ -39,7 +40,8 @@ SEED_FROM = "train"
 #: not judged: a model that loops from a dev seed is not copying its training data).
 PROTOCOLS = (SEED_FROM, "dev")
 FIELDS = ("corpus", "cell", "protocol", "seed_blocks", "seed_seconds", "sample", "times",
-          "blocks", "looped", "loop_start", "loop_period", "spectral_flatness", "outside_band", "rms")
+          "blocks", "looped", "loop_start", "loop_period", "spectral_flatness", "outside_band",
+          "rms")
 ONSET_FIELDS = ("corpus", "cell", "protocol", "seed_blocks", "seed_seconds", "sample", "looped",
                 "loop_free_times", "max_times")
 SEED_STYLES = ("-", "--", ":", "-.")
@@ -162,7 +164,8 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
     base = paths.out / report.FIGURES_DIR / report.GENERATION_LENGTH
     profile = settings["profile"]["name"]
     judged = [r for r in rows if r["protocol"] == SEED_FROM]
-    fig = plot(judged, [o for o in onsets if o["protocol"] == SEED_FROM], corpora=corpora, cells=list(g["cells"]), seeds=seeds, times=times,
+    fig = plot(judged, [o for o in onsets if o["protocol"] == SEED_FROM], corpora=corpora,
+               cells=list(g["cells"]), seeds=seeds, times=times,
                hidden=f1["hidden"],
                title=common.figure_title(
                    settings, f"Generation length — loops and flatness against length "
