@@ -6,7 +6,53 @@ configuration classes import them from here, so that ``gruvsynth --help`` does n
 
 from __future__ import annotations
 
-__all__ = ["RECIPES", "DEFAULT_RECIPE", "CELL_FAMILIES", "FAMILY_LABELS", "CELL_LABELS"]
+__all__ = [
+    "SR", "BLOCK", "CLIP_BLOCKS", "BAND",
+    "DEFAULT_CELL", "DEFAULT_HIDDEN", "DEFAULT_FEATURES", "DEFAULT_LEARNING_RATE",
+    "GENERATION_METHODS", "DEFAULT_METHOD", "SEED_SPLITS", "DEFAULT_SEED_FROM",
+    "DEFAULT_SEED_BLOCKS", "DEFAULT_TIMES", "DEFAULT_N_SEEDS", "DEFAULT_CHECKPOINT",
+    "RECIPES", "DEFAULT_RECIPE", "CELL_FAMILIES", "FAMILY_LABELS", "CELL_LABELS",
+]
+
+# ---- audio and features
+
+#: Sample rate of every corpus and of generated audio (Hz): 44.1 kHz, as the paper.
+SR = 44100
+#: Samples in one block: a quarter second at 44.1 kHz (the paper's block).
+BLOCK = 11025
+#: Blocks in one training clip: 40 blocks = 10 s (the authors' ``max_seq_len``).
+CLIP_BLOCKS = 40
+#: The paper's "4000 - 7000" band (no unit in the paper; read as Hz) that the GRU's noise is
+#: said to fall outside of (claim C5), in Hz.
+BAND = (4000.0, 7000.0)
+
+# ---- the model
+
+DEFAULT_CELL = "lstm"
+#: The paper's hidden size (the released code used 1024).
+DEFAULT_HIDDEN = 2048
+#: 2 N for blocks of N = 11,025 samples (real and imaginary parts side by side).
+DEFAULT_FEATURES = 2 * BLOCK
+#: RMSprop's learning rate, as in the released code.
+DEFAULT_LEARNING_RATE = 1e-3
+
+# ---- generation
+
+#: ``"faithful"`` re-feeds the whole sequence as the authors' code; ``"stateful"`` carries
+#: the recurrent state and feeds one block per iteration.
+GENERATION_METHODS = ("faithful", "stateful")
+DEFAULT_METHOD = "stateful"
+#: Where seeds are drawn from: the corpus's dev split (default) or its training split (the
+#: authors' code).
+SEED_SPLITS = ("dev", "train")
+DEFAULT_SEED_FROM = "dev"
+#: Seed length in blocks: one 10 s clip.
+DEFAULT_SEED_BLOCKS = CLIP_BLOCKS
+#: Output length as a multiple of the seed (what the paper found best before loops set in).
+DEFAULT_TIMES = 3.0
+DEFAULT_N_SEEDS = 1
+#: The checkpoint generation and evaluation load by default.
+DEFAULT_CHECKPOINT = "final"
 
 #: Training recipes: the optimizer and the initialisation around the cells
 #: (:func:`gruvsynth.models.build_model`'s ``recipe``).

@@ -1,27 +1,34 @@
 """Atomic file writes: a temporary file in the same folder, then ``os.replace``.
 
-Every file gruvsynth writes (WAV, JSON, CSV, NPZ, figures, checkpoints) goes through
-:func:`atomic_path`, so an interrupted write never leaves a half-written file under the
+Every file gruvsynth writes (WAV, JSON, CSV, NPZ, figures, screenshots, checkpoints) goes
+through :func:`atomic_path` (directly, or through :func:`write_text_atomic`,
+:func:`write_json_atomic` and :func:`write_csv_atomic`), so an interrupted write never leaves a half-written file under the
 final name: readers see the old file or the new one, never a mix.  A file that cannot be
 written (permission denied, a read-only or virtual file system such as ``/proc``, no space)
 raises :class:`gruvsynth.errors.OutputError` naming it, never a bare ``OSError``.
 
 :func:`check_writable_folder` checks a folder before long work whose result goes there, and
 :func:`rename_no_replace` moves a finished folder into place without replacing anything that
-appeared under its name meanwhile.
+appeared under its name meanwhile.  :func:`read_json` is the one JSON reader, and
+:func:`json_ready` the one conversion of results (numpy values, NaN, paths) to JSON.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import ctypes
 import ctypes.util
 import errno
+import io
 import json
+import math
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from gruvsynth.errors import GruvError, OutputError
 
@@ -30,6 +37,10 @@ __all__ = [
     "atomic_path",
     "write_text_atomic",
     "write_json_atomic",
+    "write_csv_atomic",
+    "json_ready",
+    "read_json",
+    "fsync_folder",
     "writing",
     "check_writable_folder",
     "rename_no_replace",
@@ -87,12 +98,18 @@ def _finish(tmp: Path, path: Path, fsync: bool) -> None:
             os.close(fd)
     os.replace(tmp, path)
     if fsync:
-        with contextlib.suppress(OSError):
-            fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        fsync_folder(path.parent)
+
+
+def fsync_folder(folder) -> None:
+    """Flush a folder's entries (new, renamed or deleted files) to disk; errors are ignored
+    (some file systems cannot open or flush a folder)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def write_text_atomic(path, text: str, *, fsync: bool = False) -> Path:
@@ -103,14 +120,112 @@ def write_text_atomic(path, text: str, *, fsync: bool = False) -> Path:
     return Path(path)
 
 
+def json_ready(value):
+    """``value`` made JSON-ready: numpy values to Python, NaN and infinities to ``None``, paths
+    to ``str``, tuples and arrays to lists, mapping keys to ``str``."""
+    if isinstance(value, Mapping):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [json_ready(v) for v in value.tolist()]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
 def write_json_atomic(path, data, *, indent: int = 2, allow_nan: bool = False,
-                      fsync: bool = False) -> Path:
+                      clean: bool = False, fsync: bool = False) -> Path:
     """Write ``data`` as indented JSON to ``path`` atomically; returns the path.
 
-    ``allow_nan=False`` (the default) refuses NaN and infinities, which are not JSON.
+    Parameters
+    ----------
+    path : str or os.PathLike
+    data : object
+    indent : int
+    allow_nan : bool
+        ``False`` (the default) refuses NaN and infinities, which are not JSON.
+    clean : bool
+        Pass ``data`` through :func:`json_ready` first (NaN and infinities become ``null``).
+    fsync : bool
+        As in :func:`atomic_path`.
     """
+    if clean:
+        data = json_ready(data)
     text = json.dumps(data, indent=indent, allow_nan=allow_nan) + "\n"
     return write_text_atomic(path, text, fsync=fsync)
+
+
+def write_csv_atomic(path, rows: Iterable[Mapping], fields: Sequence[str], *,
+                     fsync: bool = False) -> Path:
+    """Write rows (mappings) as CSV with a header, atomically; returns the path.
+
+    Values go through :func:`json_ready`; ``None`` (and so NaN) is an empty cell, floats are
+    written with ``repr`` (exact round trip).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    rows : iterable of mapping
+    fields : sequence of str
+        Column names, in order (a key missing from a row gives an empty cell).
+    fsync : bool
+        As in :func:`atomic_path`.
+    """
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(fields)
+    for row in rows:
+        out = []
+        for key in fields:
+            v = json_ready(row.get(key))
+            out.append("" if v is None else (repr(v) if isinstance(v, float) else v))
+        writer.writerow(out)
+    return write_text_atomic(path, buf.getvalue(), fsync=fsync)
+
+
+def read_json(path, what: str = "JSON file", *, missing_ok: bool = False, error=None):
+    """Read a JSON file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    what : str
+        What the file is, for messages ("missing <what>", "unreadable <what> (reason)").
+    missing_ok : bool
+        Return ``None`` for a file that does not exist (else it is an error).
+    error : type, optional
+        The :class:`~gruvsynth.errors.GruvError` subclass raised (default ``GruvError``).
+
+    Raises
+    ------
+    GruvError
+        (or ``error``) The file is missing (unless ``missing_ok``), unreadable or not JSON.
+    """
+    error = error or GruvError
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if missing_ok:
+            return None
+        raise error(f"{path}: missing {what}") from None
+    except IsADirectoryError:
+        if missing_ok:
+            return None
+        raise error(f"{path}: unreadable {what} (a folder)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: unreadable {what} ({exc})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(f"{path}: unreadable {what} ({exc})") from None
 
 
 def _reason(exc: OSError) -> str:
