@@ -243,7 +243,7 @@ def run_files(runs_dir: Path, plan: dict | None) -> list[dict]:
 
 GENERATION_CHILD = r"""
 import json, sys, time, resource
-from gruvsynth.backend import peak_memory, select_backend
+from gruvsynth.backends import peak_memory, select_backend
 select_backend(None)
 from gruvsynth.generation import generate_from_run
 from gruvsynth.training import open_run

@@ -183,7 +183,7 @@ def _project_model(args, features: int, hidden: int):
     """Build the project's model under ``--precision`` (entered and kept for the process)."""
     import keras
 
-    from gruvsynth.backend import enable_determinism, precision_scope
+    from gruvsynth.backends import enable_determinism, precision_scope
     from gruvsynth.models import build_model
 
     scope = precision_scope(args.precision)
@@ -267,7 +267,7 @@ def _project_steps(args, model, rows):
 
 def _project_worker(args, features: int, hidden: int):
     """Build the project's step; return (run(first, count) -> loss, info)."""
-    from gruvsynth.backend import accelerator, select_backend
+    from gruvsynth.backends import accelerator, select_backend
 
     backend = select_backend(args.backend)
     import keras  # noqa: F401
@@ -286,12 +286,12 @@ def _project_worker(args, features: int, hidden: int):
 def _trajectory(args, features: int, hidden: int) -> dict:
     """Loss after ``--check-loss`` steps: the default path at ``--precision`` against the same
     path in float32 (same initial weights, same batches); one process, one after the other."""
-    from gruvsynth.backend import precision_scope, select_backend
+    from gruvsynth.backends import precision_scope, select_backend
 
     select_backend(args.backend)
     import keras
 
-    from gruvsynth.backend import enable_determinism
+    from gruvsynth.backends import enable_determinism
     from gruvsynth.models import build_model
 
     enable_determinism()

@@ -171,9 +171,9 @@ def gpu_devices() -> tuple[str, list[str]]:
     -------
     backend : str
     gpus : list of str
-        Device names that are not CPUs (from :func:`gruvsynth.backend.versions`).
+        Device names that are not CPUs (from :func:`gruvsynth.backends.versions`).
     """
-    from gruvsynth.backend import select_backend, versions
+    from gruvsynth.backends import select_backend, versions
 
     backend = select_backend(None)
     devices = versions()["devices"]
@@ -504,7 +504,7 @@ def isolated(settings: dict) -> bool:
     """
     if not (settings.get("profile") or {}).get("isolate_runs"):
         return False
-    from gruvsynth.backend import accelerator, select_backend
+    from gruvsynth.backends import accelerator, select_backend
 
     select_backend(None)
     return accelerator() == "cpu"
@@ -543,7 +543,7 @@ def train_isolated(corpus_dir, folder, *, config, progress: bool = True):
     import subprocess
     import tempfile
 
-    from gruvsynth.backend import current_backend
+    from gruvsynth.backends import current_backend
     from gruvsynth.errors import GruvError
     from gruvsynth.training import open_run
 

@@ -220,7 +220,7 @@ def run_sizes(settings: dict, paths: common.Paths, runs, corpora: list[dict], *,
         kept ones), ``existing_bytes`` (in the run folder now), ``need_bytes`` (still to
         write), ``steps_per_epoch`` and ``dev_batches``.
     """
-    from gruvsynth.backend import select_backend
+    from gruvsynth.backends import select_backend
 
     select_backend(None)
     from gruvsynth.models import param_count
@@ -315,7 +315,7 @@ def measure(settings: dict, runs: list[dict], *, clip_blocks: int, features: int
         import subprocess
         import sys
 
-        from gruvsynth.backend import current_backend
+        from gruvsynth.backends import current_backend
 
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             p for p in (str(common.ROOT), os.environ.get("PYTHONPATH")) if p)}
@@ -338,7 +338,7 @@ def measure_here(*, configs: list[dict], features: int, clip_blocks: int) -> lis
     :meth:`gruvsynth.training.TrainConfig.to_dict`) timed, with the peak memory around it."""
     import gc
 
-    from gruvsynth.backend import peak_memory, reset_peak_memory, select_backend
+    from gruvsynth.backends import peak_memory, reset_peak_memory, select_backend
 
     select_backend(None)
     import keras
@@ -418,7 +418,7 @@ def make_plan(settings: dict, paths: common.Paths, runs, *, measure_steps: bool 
         ``seconds`` (training, estimated), ``peak_rss_bytes`` and ``peak_device_bytes`` (the
         largest run's), ``memory_bytes`` (this machine's), ``device``.
     """
-    from gruvsynth.backend import accelerator, current_backend
+    from gruvsynth.backends import accelerator, current_backend
 
     corpora = corpus_sizes(settings, paths)
     hard = hard_links_work(paths.runs)

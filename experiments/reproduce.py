@@ -67,7 +67,7 @@ def host_info() -> dict:
     info = {"platform": platform.platform(), "cpu_count": os.cpu_count(),
             "processor": _processor(), "python": platform.python_version()}
     try:
-        from gruvsynth.backend import select_backend, versions
+        from gruvsynth.backends import select_backend, versions
 
         select_backend(None)
         v = versions()
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None, *, disk_free=None) -> int:
         return 0
 
     from gruvsynth import report
-    from gruvsynth.backend import peak_memory, reset_peak_memory
+    from gruvsynth.backends import peak_memory, reset_peak_memory
     from gruvsynth.errors import GruvError
 
     paths.out.mkdir(parents=True, exist_ok=True)

@@ -304,7 +304,7 @@ def start(config, backend: str) -> _Distributor:
     config : DistributeConfig, str, dict or None
         See :class:`DistributeConfig`.
     backend : str
-        The backend chosen by :func:`gruvsynth.backend.select_backend`.
+        The backend chosen by :func:`gruvsynth.backends.select_backend`.
 
     Returns
     -------

@@ -100,7 +100,7 @@ def choose_feed(feed: str, *, backend: str, distributed: bool, nbytes: int) -> s
         return "resident"
     if backend != "jax" or distributed:
         return "stream"
-    from gruvsynth.backend import accelerator
+    from gruvsynth.backends import accelerator
 
     if accelerator() != "gpu":
         return "stream"

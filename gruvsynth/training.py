@@ -29,8 +29,8 @@ Running :func:`train` again on the same run folder resumes from the last checkpo
 epoch count, optimizer state and shuffling (the order of epoch ``e`` depends only on
 ``(seed, e)``), so on a CPU the resumed history equals an uninterrupted run's.
 
-Only :mod:`gruvsynth.backend` touches backend-specific APIs; Keras itself is imported only once
-:func:`gruvsynth.backend.select_backend` has fixed the backend.
+Only :mod:`gruvsynth.backends` touches backend-specific APIs; Keras itself is imported only once
+:func:`gruvsynth.backends.select_backend` has fixed the backend.
 
 Loading a run folder never runs code it names: models load in Keras's safe mode with
 gruvsynth's cells registered, and no module named in a run's files (``config.json``'s
@@ -168,7 +168,7 @@ class TrainConfig:
     backend : {"tensorflow", "jax", "torch"} or None
         Keras backend; ``None`` uses ``KERAS_BACKEND`` if set, else TensorFlow.
     precision : {"auto", "float32", "tf32", "bfloat16"}
-        Arithmetic (:func:`gruvsynth.backend.resolve_precision`): ``"auto"`` is float32 (the
+        Arithmetic (:func:`gruvsynth.backends.resolve_precision`): ``"auto"`` is float32 (the
         paper's) on a CPU and TF32 matrix products on a GPU; ``"bfloat16"`` is Keras's
         ``mixed_bfloat16`` (float32 weights and optimizer).
     recipe : {"keras3", "keras01"}
@@ -210,12 +210,12 @@ class TrainConfig:
             raise ParameterError(
                 f"input_projection must be true or false, got {self.input_projection!r}")
         if self.backend is not None:
-            from gruvsynth.backend import BACKENDS
+            from gruvsynth.backends import BACKENDS
 
             if self.backend not in BACKENDS:
                 raise ParameterError(
                     f"backend must be one of {', '.join(BACKENDS)} or None, got {self.backend!r}")
-        from gruvsynth.backend import PRECISIONS
+        from gruvsynth.backends import PRECISIONS
 
         if self.precision not in PRECISIONS:
             raise ParameterError(
@@ -632,7 +632,7 @@ def load_model_file(path, *, cell=None, compile: bool = True):
         The file is missing, empty, truncated, corrupt or not a Keras model, or its cell is
         not registered (the message says which module to import).
     """
-    from gruvsynth.backend import select_backend
+    from gruvsynth.backends import select_backend
 
     path = Path(path)
     _check_model_file(path)
@@ -1067,7 +1067,7 @@ def time_steps(config: TrainConfig | None = None, *, features: int, clip_blocks:
         included); ``step_seconds`` and ``eval_seconds`` (mean of the timed ones);
         ``precision``.
     """
-    from gruvsynth.backend import precision_scope, select_backend
+    from gruvsynth.backends import precision_scope, select_backend
     from gruvsynth.models import build_model
 
     cfg = config if config is not None else TrainConfig()
@@ -1207,7 +1207,7 @@ def _load_checkpoint(path: Path, resolved: dict):
 
 
 def _versions_record(run_dir: Path, start_epoch: int) -> dict:
-    from gruvsynth.backend import versions
+    from gruvsynth.backends import versions
 
     now = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
     current = versions()
@@ -1286,10 +1286,10 @@ def train(corpus_dir, run_dir=None, *, config: TrainConfig | None = None, progre
         The checkpoint to resume from is truncated, corrupt or from another run.
     TrainingDivergedError
         The loss became NaN or infinite (the last good checkpoint is kept).
-    gruvsynth.backend.BackendError
+    gruvsynth.backends.BackendError
         Keras is already imported with another backend than the one asked for.
     """
-    from gruvsynth.backend import enable_determinism, seed_everything, select_backend
+    from gruvsynth.backends import enable_determinism, seed_everything, select_backend
     from gruvsynth.corpus import open_corpus
     from gruvsynth.errors import CorpusError
 
@@ -1344,7 +1344,7 @@ def train(corpus_dir, run_dir=None, *, config: TrainConfig | None = None, progre
 def _train_locked(path: Path, record: dict, cfg: TrainConfig, corpus, *, progress: bool,
                   seed_everything, enable_determinism, dist=None, feed="auto",
                   steps_per_call=None) -> Run:
-    from gruvsynth.backend import precision_scope
+    from gruvsynth.backends import precision_scope
 
     with precision_scope(record.get("precision", "auto")) as precision:
         return _train_session(path, record, cfg, corpus, progress=progress,

@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError("give a RUN_DIR, or --audio FILE... --corpus CORPUS_DIR")
     if args.corpus is not None:
         raise ParameterError("--corpus goes with --audio (a run uses its own corpus)")
-    from gruvsynth.backend import select_backend
+    from gruvsynth.backends import select_backend
 
     select_backend(args.backend)
     from gruvsynth.evaluation import evaluate_run, format_table

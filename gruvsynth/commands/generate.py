@@ -128,7 +128,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``gruvsynth generate``."""
-    from gruvsynth.backend import select_backend
+    from gruvsynth.backends import select_backend
 
     select_backend(args.backend)
     from gruvsynth.fileio import check_writable_folder

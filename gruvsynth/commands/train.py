@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from gruvsynth.backend import PRECISIONS
+from gruvsynth.backends import PRECISIONS
 from gruvsynth.defaults import DEFAULT_RECIPE, RECIPES
 from gruvsynth.distribute import MODES, DistributeConfig
 from gruvsynth.errors import ParameterError
