@@ -33,7 +33,7 @@ The project's step (``--path``), every path with TensorFlow's op determinism on,
 
 ``default``
     What ``gruvsynth train`` uses, chosen the same way (``--feed``, ``--precision``): with the
-    streamed feed, :class:`gruvsynth.training._KerasSteps` (one ``train_on_batch`` of numpy
+    streamed feed, :class:`gruvsynth.train.steps.KerasSteps` (one ``train_on_batch`` of numpy
     arrays per step, through the fused twin for the LSTM and GRU); with the resident feed
     (JAX; the default on a JAX GPU), :class:`gruvsynth.resident.ResidentSteps` (the clips on
     the device, ``--steps-per-call`` steps per compiled call).
@@ -75,6 +75,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
+import math
 import os
 import platform
 import resource
@@ -200,8 +201,8 @@ def _project_steps(args, model, rows):
 
     path = args.path
     if path == "default":
-        from gruvsynth import resident
-        from gruvsynth.training import _KerasSteps
+        from gruvsynth.train import resident
+        from gruvsynth.train.steps import KerasSteps
 
         feed = resident.choose_feed(args.feed, backend=keras.backend.backend(),
                                     distributed=False, nbytes=rows.nbytes)
@@ -211,7 +212,7 @@ def _project_steps(args, model, rows):
                                            unroll=args.unroll)
 
             def run(first, count):
-                loss, bad, bad_loss = steps.train_indices(
+                loss, bad, bad_loss = steps.train_epoch(
                     [_batch_index(i) for i in range(first, first + count)])
                 if bad is not None:
                     raise RuntimeError(f"non-finite training loss {bad_loss}")
@@ -220,7 +221,7 @@ def _project_steps(args, model, rows):
             return run, (f"gruvsynth.resident.ResidentSteps via "
                          f"{type(steps.trainer).__name__} ({args.steps_per_call} steps per "
                          f"call, unroll {args.unroll})"), feed
-        steps = _KerasSteps(model)
+        steps = KerasSteps(model)
         if args.unroll != 1 and steps.trainer is not model:
             from gruvsynth.models import fused_model
 
@@ -230,12 +231,12 @@ def _project_steps(args, model, rows):
         def run(first, count):
             loss = None
             for i in range(first, first + count):
-                loss, bad, bad_loss = steps.train_epoch(iter([batches[i % N_BATCHES]]))
-                if bad is not None:
-                    raise RuntimeError(f"non-finite training loss {bad_loss}")
+                loss = steps.batch_loss(*batches[i % N_BATCHES], train=True)
+                if not math.isfinite(loss):
+                    raise RuntimeError(f"non-finite training loss {loss}")
             return loss
 
-        return run, (f"gruvsynth.training._KerasSteps via {type(steps.trainer).__name__} "
+        return run, (f"gruvsynth.train.steps.KerasSteps via {type(steps.trainer).__name__} "
                      f"(jit_compile={steps.trainer.jit_compile})"), feed
     from gruvsynth.models import fused_model
 

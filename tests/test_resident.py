@@ -116,7 +116,7 @@ def test_precision_option_is_checked_recorded_and_resolved(tiny_run):
 
 
 def test_a_run_from_before_the_precision_option_still_compares_equal():
-    from gruvsynth.training import _differences
+    from gruvsynth.train.config import config_differences as _differences
 
     old = {"cell": "lstm", "hidden": 8}  # no "precision": written before the option existed
     assert not any(d.startswith("precision") for d in _differences(old, {**old,

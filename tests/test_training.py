@@ -25,11 +25,11 @@ from gruvsynth.errors import (
     RunError,
     TrainingDivergedError,
 )
+from gruvsynth.train.runs import resolve_run_dir
+from gruvsynth.train.steps import KerasSteps
 from gruvsynth.training import (
     RESUMABLE_KEYS,
     TrainConfig,
-    _KerasSteps,
-    _resolve_run_dir,
     epoch_order,
     open_run,
     resume,
@@ -171,7 +171,7 @@ def test_interrupted_run_resumes_exactly(corpora, tmp_path, monkeypatch):
     kw = dict(hidden=8, epochs=6, checkpoint_every=3, progress=False)
     ref = train(corpora["tone"], tmp_path / "ref", **kw)
 
-    real = _KerasSteps.train_epoch
+    real = KerasSteps.train_epoch
     calls = {"n": 0}
 
     def interrupted(self, batches, *, bar=None):
@@ -180,13 +180,13 @@ def test_interrupted_run_resumes_exactly(corpora, tmp_path, monkeypatch):
             raise _Interrupt
         return real(self, batches, bar=bar)
 
-    monkeypatch.setattr(_KerasSteps, "train_epoch", interrupted)
+    monkeypatch.setattr(KerasSteps, "train_epoch", interrupted)
     with pytest.raises(_Interrupt):
         train(corpora["tone"], tmp_path / "cut", **kw)
     cut = open_run(tmp_path / "cut")
     assert [r["epoch"] for r in cut.history] == [1, 2, 3, 4, 5]
     assert cut.state["epoch"] == 3 and not (tmp_path / "cut" / "model.keras").exists()
-    monkeypatch.setattr(_KerasSteps, "train_epoch", real)
+    monkeypatch.setattr(KerasSteps, "train_epoch", real)
 
     resumed = train(corpora["tone"], tmp_path / "cut", **kw)
     assert [r["epoch"] for r in resumed.history] == list(range(1, 7))
@@ -335,7 +335,7 @@ def test_a_cell_class_of_ones_own_is_recorded_and_resumed(corpora, tmp_path):
                 progress=False)
     spec = run.config["cell"]
     assert spec == f"{keras.layers.SimpleRNNCell.__module__}:SimpleRNNCell"
-    assert _resolve_run_dir(None, spec, 6).name.endswith("-simplernncell-h6")
+    assert resolve_run_dir(None, spec, 6).name.endswith("-simplernncell-h6")
     again = resume(out, epochs=2, progress=False)  # the class is imported from the spec
     assert [r["epoch"] for r in again.history] == [1, 2]
     assert type(again.load_model().get_layer("rnn_1").cell).__name__ == "SimpleRNNCell"

@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 from gruvsynth.backends import PRECISIONS
+from gruvsynth.checks import check_choice
 from gruvsynth.defaults import DEFAULT_RECIPE, RECIPES
 from gruvsynth.distribute import MODES, DistributeConfig
 from gruvsynth.errors import ParameterError
-from gruvsynth.resident import DEFAULT_STEPS_PER_CALL, FEEDS
+from gruvsynth.resident import DEFAULT_STEPS_PER_CALL, FEEDS, check_steps_per_call
 from gruvsynth.training import TrainConfig
 
 HELP = "train an LSTM/GRU model on a prepared corpus (resumable)"
@@ -299,12 +300,8 @@ def run(args: argparse.Namespace) -> int:
     steps_per_call = getattr(args, "steps_per_call", None)
     if steps_per_call is None:
         steps_per_call = other.get("steps_per_call")
-    if steps_per_call is not None and (isinstance(steps_per_call, bool)
-                                       or not isinstance(steps_per_call, int)
-                                       or steps_per_call < 1):
-        raise ParameterError(f"steps_per_call must be a positive integer, got {steps_per_call!r}")
-    if feed not in FEEDS:
-        raise ParameterError(f"feed must be one of {', '.join(FEEDS)}, got {feed!r}")
+    steps_per_call = check_steps_per_call(steps_per_call)  # before Keras starts
+    check_choice("feed", feed, FEEDS)
     train(corpus, out, config=config, progress=not quiet, distribute=dist, feed=feed,
           steps_per_call=steps_per_call)
     return 0
