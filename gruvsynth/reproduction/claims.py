@@ -56,11 +56,13 @@ from gruvsynth.reproduction.rules import (
     ClaimText,
     Judgement,
     all_beyond,
+    any_of,
     beyond_spread,
     bigger,
     epochs_text,
     fmt,
     gate_check,
+    none_fails,
     on_side,
     range_text,
 )
@@ -280,8 +282,7 @@ def verdict_c2(histories: Mapping[str, Mapping[str, Sequence[Mapping]]], *,
             gate_e = gate_check(electronic, {cell.upper(): he}, baselines)
             both = [gate_v["passed"], gate_e["passed"]]
             gate = j.gate({"check": f"{cell}: {gate_v['check']}; {gate_e['check']}",
-                           "passed": False if False in both else (None if None in both
-                                                                  else True)})
+                           "passed": none_fails(both)})
             dv = finite_values([relative_to_mean_predictor(v, baselines, varied) for v in dv])
             de = finite_values([relative_to_mean_predictor(v, baselines, electronic)
                                 for v in de])
@@ -309,9 +310,7 @@ def _c3_gate(name: str, train_series: Mapping, baselines: Mapping) -> dict:
     train = (baselines.get(corpus) or {}).get("train")
     skills = [all(learned(h, train)[0] for h in replicates(hist)) if replicates(hist) else None
               for hist in runs.values()]
-    gate["passed"] = (True if any(k is True for k in skills)
-                      else None if not skills or any(k is None for k in skills)
-                      else False)
+    gate["passed"] = any_of(skills)
     gate["check"] = f"{name}: " + gate["check"].split(": ", 1)[1]
     return gate
 

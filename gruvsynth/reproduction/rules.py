@@ -6,7 +6,8 @@ A *check* is one comparison of measured values with the relation the paper's cla
 it passes (``True``) when the data supports the claim, fails (``False``) when it contradicts
 it, and is undecided (``None``) otherwise: no data, overlapping seeds, a difference inside
 the margin.  :func:`outcome` is that rule, once; :func:`beyond_spread`, :func:`all_beyond`,
-:func:`on_side` and :func:`bigger` are the comparisons built on it.  A claim's rule
+:func:`on_side` and :func:`bigger` are the comparisons built on it, and :func:`all_of`,
+:func:`none_fails` and :func:`any_of` combine several results into one.  A claim's rule
 (:mod:`gruvsynth.reproduction.claims`) adds its checks to a :class:`Judgement`, which gates
 them on the baselines, fills in a check when there is no data, tallies the verdict
 (:func:`tally`) and gives the claim row.
@@ -48,6 +49,8 @@ __all__ = [
     "on_side",
     "bigger",
     "all_of",
+    "none_fails",
+    "any_of",
     "tally",
     "gate_check",
     "gated",
@@ -212,6 +215,38 @@ def all_of(results: Sequence[bool | None]) -> bool | None:
     if not results or any(r is None for r in results):
         return None
     return outcome(all(results), True)
+
+
+def none_fails(results: Sequence[bool | None]) -> bool | None:
+    """Several results as one where a failure decides: fails when any fails, passes when all
+    pass, undecided otherwise.
+
+    Parameters
+    ----------
+    results : sequence of bool or None
+
+    Returns
+    -------
+    bool or None
+    """
+    return outcome(all(r is True for r in results) and bool(results),
+                   any(r is False for r in results))
+
+
+def any_of(results: Sequence[bool | None]) -> bool | None:
+    """Several results as one where a pass decides: passes when any passes, fails when all
+    fail, undecided otherwise (or when there is none).
+
+    Parameters
+    ----------
+    results : sequence of bool or None
+
+    Returns
+    -------
+    bool or None
+    """
+    return outcome(any(r is True for r in results),
+                   bool(results) and all(r is False for r in results))
 
 
 def tally(checks: Sequence[Mapping]) -> str:
