@@ -394,8 +394,7 @@ def format_tables(report: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the dry run, measure it, print the tables, write ``--json``."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("results/paper-dry-run"),
@@ -419,10 +418,49 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clean", action="store_true",
                         help="remove the results and corpora after measuring them")
     parser.add_argument("--echo", action="store_true", help="show reproduce.py's output")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _machine(record: dict) -> dict:
+    """This machine, and the backend the reproduction recorded."""
+    host = record.get("host") or {}
+    return {"platform": platform.platform(), "cpus": os.cpu_count(),
+            "processor": host.get("processor"),
+            "memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+            "python": platform.python_version(), "backend": host.get("backend"),
+            "backend_version": host.get("backend_version"), "keras": host.get("keras"),
+            "devices": host.get("devices")}
+
+
+def _disk(out: Path, runs_dir: Path, data_dir: Path, plan: dict | None) -> dict:
+    """Disk used by the corpora, the runs and the other results, beside the plan's."""
+    runs_bytes = disk_bytes(runs_dir)
+    return {"corpora_bytes": disk_bytes(data_dir), "runs_bytes": runs_bytes,
+            "other_results_bytes": disk_bytes(out) - runs_bytes,
+            "planned_bytes": sum(d["total_bytes"] for d in (plan or {}).get("disk", []))
+            or None, "plan": plan and {k: plan.get(k) for k in (
+                "corpora", "disk", "seconds", "peak_rss_bytes", "measured",
+                "hard_links", "seconds_to_plan")}}
+
+
+def _rerun(options: list[str], args, runs_dir: Path, record_path: Path) -> dict:
+    """Run the same reproduction again: how long it took and how many runs it retrained."""
+    print("rerunning (everything is done) ...", flush=True)
+    before = {p: p.stat().st_mtime_ns for p in runs_dir.glob("*/history.json")}
+    again = run_reproduce([*options, "--no-measure", "--no-browser-check"],
+                          interval=args.interval, echo=args.echo)
+    statuses = [s["status"] for s in json.loads(record_path.read_text())["stages"]]
+    return {"seconds": again["seconds"], "status": again["status"], "statuses": statuses,
+            "retrained": sum(p.stat().st_mtime_ns != t for p, t in before.items())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the dry run, measure it, print the tables, write ``--json``."""
+    args = _parser().parse_args(argv)
     args.out, args.data = args.out.absolute(), args.data.absolute()
     sys.path.insert(0, str(ROOT))
     from experiments.common import load_profile
+    from gruvsynth.fileio import write_text_atomic
 
     fig1 = load_profile(args.profile)["fig1"]
 
@@ -437,42 +475,20 @@ def main(argv: list[str] | None = None) -> int:
         print(result["log_tail"], file=sys.stderr)
     report = {"command": f"python experiments/reproduce.py {' '.join(common)}",
               "date": when, "status": result["status"],
-              "interrupted": result["interrupted"],
-              "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                          "processor": (record.get("host") or {}).get("processor"),
-                          "memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
-                          "python": platform.python_version(),
-                          "backend": (record.get("host") or {}).get("backend"),
-                          "backend_version": (record.get("host") or {}).get("backend_version"),
-                          "keras": (record.get("host") or {}).get("keras"),
-                          "devices": (record.get("host") or {}).get("devices")},
+              "interrupted": result["interrupted"], "machine": _machine(record),
               "reproduce": {k: result[k] for k in ("seconds", "status", "order", "wall_seconds")},
               "stages": stage_rows(result, record)}
     plan = record.get("plan")
     runs_dir = args.out / "runs"
     report["runs"] = run_files(runs_dir, plan) if runs_dir.is_dir() else []
     data_dir = args.data / f"{args.profile}-s{args.songs}"
-    corpora = disk_bytes(data_dir)
-    runs_bytes = disk_bytes(runs_dir)
-    report["disk"] = {"corpora_bytes": corpora, "runs_bytes": runs_bytes,
-                      "other_results_bytes": disk_bytes(args.out) - runs_bytes,
-                      "planned_bytes": sum(d["total_bytes"] for d in (plan or {}).get("disk", []))
-                      or None, "plan": plan and {k: plan.get(k) for k in (
-                          "corpora", "disk", "seconds", "peak_rss_bytes", "measured",
-                          "hard_links", "seconds_to_plan")}}
+    report["disk"] = _disk(args.out, runs_dir, data_dir, plan)
     if not args.no_generation and runs_dir.is_dir():
         print("timing generation at full size ...", flush=True)
         report["generation"] = generation_times(runs_dir, "wesnoth", int(fig1["hidden"]),
                                                 interval=args.interval)
     if args.rerun and result["status"] == 0 and not result["interrupted"]:
-        print("rerunning (everything is done) ...", flush=True)
-        before = {p: p.stat().st_mtime_ns for p in runs_dir.glob("*/history.json")}
-        again = run_reproduce([*common, "--no-measure", "--no-browser-check"],
-                              interval=args.interval, echo=args.echo)
-        statuses = [s["status"] for s in json.loads(record_path.read_text())["stages"]]
-        report["rerun"] = {"seconds": again["seconds"], "status": again["status"],
-                           "statuses": statuses,
-                           "retrained": sum(p.stat().st_mtime_ns != t for p, t in before.items())}
+        report["rerun"] = _rerun(common, args, runs_dir, record_path)
     text = format_tables(report)
     report["table"] = text
     print(f"\n{report['command']}\n{when}; {report['machine']['platform']}, "
@@ -481,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{report['machine']['devices']}\n")
     print(text)
     if args.json:
-        args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
+        write_text_atomic(args.json, json.dumps(report, indent=2, default=str) + "\n")
     if args.clean:
         shutil.rmtree(args.out, ignore_errors=True)
         shutil.rmtree(data_dir, ignore_errors=True)

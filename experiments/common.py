@@ -4,7 +4,7 @@ Only plumbing lives here (reading ``experiments/configs/<profile>.toml``, the co
 options every script takes, where corpora and runs go, marking finished stages); the work
 itself is done by the library (:mod:`gruvsynth.corpus`, :mod:`gruvsynth.training`,
 :mod:`gruvsynth.generation`, :mod:`gruvsynth.evaluation`, :mod:`gruvsynth.plots`,
-:mod:`gruvsynth.report`).
+:mod:`gruvsynth.reproduction`).
 """
 
 from __future__ import annotations
@@ -620,10 +620,11 @@ def baselines(settings: dict, paths: Paths, corpora=None) -> dict:
     """
     from gruvsynth.corpus import open_corpus
     from gruvsynth.evaluation import baseline_losses
-    from gruvsynth.report import BASELINES_JSON, read_json, write_json
+    from gruvsynth.fileio import read_json, write_json_atomic
+    from gruvsynth.reproduction.results import BASELINES_JSON
 
     path = paths.out / BASELINES_JSON
-    have = read_json(path) or {}
+    have = read_json(path, "results file", missing_ok=True) or {}
     known = dict(have.get("corpora") or {})
     hashes = dict(have.get("corpus_hashes") or {})
     names = list(corpora if corpora is not None else settings["corpus"]["names"])
@@ -644,10 +645,11 @@ def baselines(settings: dict, paths: Paths, corpora=None) -> dict:
                 f"{b['dev']['persistence']:.4g}; linear {b['train']['linear']:.4g} / "
                 f"{b['dev']['linear']:.4g}")
     if changed or not path.exists():
-        write_json(path, {"corpora": known, "corpus_hashes": hashes,
-                          "about": "normalised MSE of trivial predictors over exactly the "
-                                   "blocks the models' losses use "
-                                   "(gruvsynth.evaluation.baseline_losses)"})
+        write_json_atomic(path, {"corpora": known, "corpus_hashes": hashes,
+                                 "about": "normalised MSE of trivial predictors over exactly "
+                                          "the blocks the models' losses use "
+                                          "(gruvsynth.evaluation.baseline_losses)"},
+                          clean=True)
     return {name: known[name] for name in names}
 
 
@@ -679,7 +681,7 @@ def rel(path: Path, out: Path) -> str:
 
 
 def history_record(run, corpus: str, cell: str, out: Path) -> dict:
-    """A run's record for the figure JSON files (see :mod:`gruvsynth.report`)."""
+    """A run's record for the figure JSON files (see :mod:`gruvsynth.reproduction.results`)."""
     cfg = run.config
     return {"corpus": corpus, "cell": cell, "hidden": int(cfg["hidden"]),
             "layers": int(cfg["layers"]), "epochs": int(cfg["epochs"]),
@@ -718,10 +720,12 @@ class Stage:
 
     def mark(self, seconds: float) -> None:
         """Record the stage as finished."""
-        from gruvsynth.report import write_json
+        from gruvsynth.fileio import write_json_atomic
 
-        write_json(self.path, {"stage": self.name, "digest": self.digest,
-                               "seconds": seconds, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        write_json_atomic(self.path, {"stage": self.name, "digest": self.digest,
+                                      "seconds": seconds,
+                                      "finished": time.strftime("%Y-%m-%dT%H:%M:%S")},
+                          clean=True)
 
     def clear(self) -> None:
         """Forget the stamp (the stage is redone next time)."""

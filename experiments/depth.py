@@ -59,7 +59,9 @@ def plot(records: list[dict], *, corpora: list[str], cells: list[str], title: st
 def run(settings: dict, paths: common.Paths, *, progress: bool = True,
         force: bool = False) -> dict | None:
     """Train the runs and write the depth figure with its data; skipped when already done."""
-    from gruvsynth import plots, report
+    from gruvsynth import plots
+    from gruvsynth.fileio import write_csv_atomic, write_json_atomic
+    from gruvsynth.reproduction import results as layout
 
     stage = common.Stage(paths, STAGE, common.stage_settings(settings, "depth"))
     if stage.done() and not force:
@@ -78,18 +80,18 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
                                               hidden=d["hidden"], epochs=d["epochs"],
                                               layers=layers, seed=seed, progress=progress)
                     records.append(common.history_record(run_, corpus, cell, paths.out))
-    base = paths.out / report.FIGURES_DIR / report.DEPTH
+    base = paths.out / layout.FIGURES_DIR / layout.DEPTH
     profile = settings["profile"]["name"]
     fig = plot(records, corpora=list(d["corpora"]), cells=list(d["cells"]), baselines=baselines,
                title=common.figure_title(
                    settings, f"Depth — {', '.join(map(str, sorted(d['layers'])))} recurrent "
                    f"layers, hidden {d['hidden']}, {d['epochs']} epochs (profile {profile})"))
     plots.save_figure(fig, base)
-    report.write_csv(base.with_suffix(".csv"), records_csv(records), FIELDS)
-    report.write_json(base.with_suffix(".json"), {
-        "figure": report.DEPTH, "profile": profile, "layers": sorted(d["layers"]),
+    write_csv_atomic(base.with_suffix(".csv"), records_csv(records), FIELDS)
+    write_json_atomic(base.with_suffix(".json"), {
+        "figure": layout.DEPTH, "profile": profile, "layers": sorted(d["layers"]),
         "hidden": d["hidden"], "epochs": d["epochs"], "seeds": seeds, "runs": records,
-        "baselines": baselines, common.DRY_RUN: common.dry_run_of(settings)})
+        "baselines": baselines, common.DRY_RUN: common.dry_run_of(settings)}, clean=True)
     stage.mark(time.perf_counter() - t0)
     common.say(f"[{STAGE}] wrote {base}.png")
     return {"records": records}

@@ -36,7 +36,7 @@ def records_csv(records: list[dict]) -> list[dict]:
 def families_of(cells) -> list[str]:
     """The cell families among ``cells``, in the report's order (unknown cells: ``"other"``)."""
     from gruvsynth.defaults import CELL_FAMILIES
-    from gruvsynth.report import FAMILY_ORDER
+    from gruvsynth.reproduction.results import FAMILY_ORDER
 
     found = {CELL_FAMILIES.get(c, "other") for c in cells}
     return [f for f in (*FAMILY_ORDER, "other") if f in found]
@@ -73,7 +73,9 @@ def plot(records: list[dict], *, corpora: list[str], title: str,
 def run(settings: dict, paths: common.Paths, *, progress: bool = True,
         force: bool = False) -> dict | None:
     """Train the runs and write Figure 1 with its data; skipped when already done."""
-    from gruvsynth import plots, report
+    from gruvsynth import plots
+    from gruvsynth.fileio import write_csv_atomic, write_json_atomic
+    from gruvsynth.reproduction import results as layout
 
     stage = common.Stage(paths, STAGE, common.stage_settings(settings, "fig1"))
     if stage.done() and not force:
@@ -91,7 +93,7 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
                 run_ = common.trained_run(settings, paths, corpus, cell, hidden=s["hidden"],
                                           epochs=s["epochs"], seed=seed, progress=progress)
                 records.append(common.history_record(run_, corpus, cell, paths.out))
-    base = paths.out / report.FIGURES_DIR / report.FIG1
+    base = paths.out / layout.FIGURES_DIR / layout.FIG1
     profile = settings["profile"]["name"]
     fig = plot(records, corpora=corpora, baselines=baselines,
                title=common.figure_title(
@@ -99,11 +101,11 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
                    f"{s['epochs']} epochs, mean and min–max of {len(seeds)} seed(s) "
                    f"(profile {profile}); dotted: the mean predictor"))
     plots.save_figure(fig, base)
-    report.write_csv(base.with_suffix(".csv"), records_csv(records), FIELDS)
-    report.write_json(base.with_suffix(".json"), {
-        "figure": report.FIG1, "profile": profile, "hidden": s["hidden"],
+    write_csv_atomic(base.with_suffix(".csv"), records_csv(records), FIELDS)
+    write_json_atomic(base.with_suffix(".json"), {
+        "figure": layout.FIG1, "profile": profile, "hidden": s["hidden"],
         "epochs": s["epochs"], "cells": s["cells"], "corpora": corpora, "seeds": seeds,
-        "runs": records, "baselines": baselines, common.DRY_RUN: common.dry_run_of(settings)})
+        "runs": records, "baselines": baselines, common.DRY_RUN: common.dry_run_of(settings)}, clean=True)
     stage.mark(time.perf_counter() - t0)
     common.say(f"[{STAGE}] wrote {base}.png")
     return {"records": records}

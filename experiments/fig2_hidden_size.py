@@ -8,7 +8,7 @@ Trains (or reuses) one run per corpus, cell and hidden size of the profile's ``[
 settings (a run with Figure 1's settings is shared), then writes
 ``OUT/figures/fig2_hidden_size.{png,svg}``, the final and best dev loss of every run in
 ``.csv``, and the runs with their histories in ``.json`` (claim C3).  The final dev loss is
-the mean over the last 10% of epochs (:func:`gruvsynth.report.final_value`).
+the mean over the last 10% of epochs (:func:`gruvsynth.reproduction.measures.final_value`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ FIELDS = ("corpus", "cell", "hidden", "epochs", "seed", "final_dev_loss", "best_
 
 def summary_rows(records: list[dict]) -> list[dict]:
     """Per run: final (smoothed) and best dev loss, final training loss."""
-    from gruvsynth.report import final_value
+    from gruvsynth.reproduction.measures import final_value
 
     rows = []
     for r in records:
@@ -87,7 +87,9 @@ def plot(rows: list[dict], *, corpora: list[str], cells: list[str], title: str,
 def run(settings: dict, paths: common.Paths, *, progress: bool = True,
         force: bool = False) -> dict | None:
     """Train the runs and write Figure 2 with its data; skipped when already done."""
-    from gruvsynth import plots, report
+    from gruvsynth import plots
+    from gruvsynth.fileio import write_csv_atomic, write_json_atomic
+    from gruvsynth.reproduction import results as layout
 
     stage = common.Stage(paths, STAGE, common.stage_settings(settings, "fig2"))
     if stage.done() and not force:
@@ -106,18 +108,18 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
                                               epochs=s["epochs"], seed=seed, progress=progress)
                     records.append(common.history_record(run_, corpus, cell, paths.out))
     rows = summary_rows(records)
-    base = paths.out / report.FIGURES_DIR / report.FIG2
+    base = paths.out / layout.FIGURES_DIR / layout.FIG2
     profile = settings["profile"]["name"]
     fig = plot(rows, corpora=list(s["corpora"]), cells=list(s["cells"]), baselines=baselines,
                title=common.figure_title(
                    settings, f"Figure 2 — dev loss against hidden size "
                    f"({min(s['hidden'])}–{max(s['hidden'])}), profile {profile}"))
     plots.save_figure(fig, base)
-    report.write_csv(base.with_suffix(".csv"), rows, FIELDS)
-    report.write_json(base.with_suffix(".json"), {
-        "figure": report.FIG2, "profile": profile, "hidden": sorted(s["hidden"]),
+    write_csv_atomic(base.with_suffix(".csv"), rows, FIELDS)
+    write_json_atomic(base.with_suffix(".json"), {
+        "figure": layout.FIG2, "profile": profile, "hidden": sorted(s["hidden"]),
         "epochs": s["epochs"], "seeds": seeds, "summary": rows, "runs": records,
-        "baselines": baselines, common.DRY_RUN: common.dry_run_of(settings)})
+        "baselines": baselines, common.DRY_RUN: common.dry_run_of(settings)}, clean=True)
     stage.mark(time.perf_counter() - t0)
     common.say(f"[{STAGE}] wrote {base}.png")
     return {"rows": rows}

@@ -144,26 +144,180 @@ def plot_generated(calibration: dict, means: dict, *, cells: list[str], title: s
     return fig
 
 
+def _replicate_shares(settings: dict, paths: common.Paths, corpus: str, cell: str,
+                      seeds: list, progress: bool) -> list:
+    """The out-of-band share of the other replicates (Figure 3's data only)."""
+    from gruvsynth import evaluation
+
+    f1, shares = settings["fig1"], []
+    for seed in seeds[1:]:
+        other = common.trained_run(settings, paths, corpus, cell, hidden=f1["hidden"],
+                                   epochs=f1["epochs"], seed=seed, progress=progress)
+        ev = evaluation.evaluate_run(
+            other, generate=False, progress=progress,
+            out_dir=paths.out / "evaluation" / f"{corpus}-{cell}-s{seed}")
+        shares.append(ev["figure3"]["outside_band_pred"])
+    return shares
+
+
+def _sample_records(paths: common.Paths, run_, result, written, ev: dict, *, corpus: str,
+                    cell: str, protocol: str, hidden: int) -> list[dict]:
+    """One record per generated sample of ``samples.json`` (each with its spectrogram)."""
+    from gruvsynth import plots
+
+    records = []
+    opened = run_.corpus  # the run's (cached) corpus: not closed here
+    for i, (files, metrics) in enumerate(zip(written, ev["generated"]["samples"],
+                                             strict=True)):
+        image = Path(files["wav"]).with_suffix(".png")
+        fig = sample_spectrogram(
+            result, i, opened,
+            title=f"{corpus}, {plots.cell_label(cell)}, sample {i + 1} "
+                  f"({PROTOCOLS[protocol]})")
+        plots.save_figure(fig, image.with_suffix(""), formats=("png",))
+        records.append({
+            "corpus": corpus, "cell": cell, "hidden": hidden,
+            "index": i + 1, "protocol": protocol,
+            "run": common.rel(run_.path, paths.out),
+            "wav": common.rel(files["wav"], paths.out),
+            "seed_wav": common.rel(files["seed_wav"], paths.out),
+            "spectrogram": common.rel(image, paths.out),
+            "copy": ((metrics.get("novelty") or {}).get("copy") or {}).get("text"),
+            "seed": metrics.get("seed"),
+            "metrics": {k: v for k, v in metrics.items() if k != "seed"}})
+    return records
+
+
+def _generate(settings: dict, paths: common.Paths, run_, corpus: str, cell: str,
+              protocol: str, calibration, samples: dict, samples_dir: Path,
+              progress: bool) -> dict:
+    """Generate and evaluate one cell's samples with one seed protocol; add them to
+    ``samples``; the evaluation."""
+    from gruvsynth import evaluation, generation
+
+    sm, name = settings["samples"], f"{corpus}-{cell}"
+    common.say(f"[{STAGE}] {name}: {sm['n_seeds']} samples ({PROTOCOLS[protocol]})")
+    result = generation.generate_from_run(
+        run_, seed_from=protocol, n_seeds=int(sm["n_seeds"]), seed=0,
+        seed_blocks=int(sm["seed_blocks"]), times=float(sm["times"]), progress=progress)
+    stem = name if protocol == "train" else f"{name}-devseed"
+    written = result.save(samples_dir / f"{stem}.wav")
+    ev = evaluation.evaluate_run(run_, generate=result, progress=progress,
+                                 calibration=calibration, out_dir=paths.out / "evaluation" / stem)
+    key = "means" if protocol == "train" else "means_dev"
+    samples[key].setdefault(corpus, {})[cell] = ev["generated"]["mean"]
+    samples["samples"] += _sample_records(paths, run_, result, written, ev, corpus=corpus,
+                                          cell=cell, protocol=protocol,
+                                          hidden=settings["fig1"]["hidden"])
+    return ev
+
+
+def _corpus(settings: dict, paths: common.Paths, corpus: str, seeds: list, samples: dict,
+            samples_dir: Path, progress: bool) -> tuple[dict, dict]:
+    """Every cell of one corpus: Figure 3's arrays per cell and the corpus's summary entry."""
+    from gruvsynth import evaluation, noise
+
+    f1 = settings["fig1"]
+    arrays, entry = {}, {"truth": {}, "cells": {}, "hidden": f1["hidden"]}
+    calibration = None
+    for cell in f1["cells"]:
+        shares = _replicate_shares(settings, paths, corpus, cell, seeds, progress)
+        run_ = common.trained_run(settings, paths, corpus, cell, hidden=f1["hidden"],
+                                  epochs=f1["epochs"], seed=seeds[0], progress=progress)
+        if calibration is None:  # once per corpus: the same anchors judge every cell
+            common.say(f"[{STAGE}] {corpus}: calibrating the noise-likeness measure")
+            calibration = noise.calibrate(run_.corpus, seed=0)
+            common.say(noise.format_calibration(calibration))
+        for protocol in PROTOCOLS:
+            ev = _generate(settings, paths, run_, corpus, cell, protocol, calibration, samples,
+                           samples_dir, progress)
+            if protocol != "train":
+                continue
+            f3 = ev["figure3"]
+            arrays[cell] = evaluation.load_figure3(f3["path"])
+            entry["truth"]["outside_band"] = f3["outside_band_true"]
+            entry["cells"][cell] = {
+                "outside_band": f3["outside_band_pred"],
+                "outside_band_seeds": [f3["outside_band_pred"], *shares],
+                "log_spectral_distance_db": f3["log_spectral_distance_db"],
+                "dev_loss": ev["dev_loss"], "run": common.rel(run_.path, paths.out),
+                "npz": common.rel(Path(f3["path"]), paths.out)}
+            samples["dev_audio"][corpus] = ev["dev_audio"]
+            samples["calibration"][corpus] = ev["noise_calibration"]
+    return arrays, entry
+
+
+def _write_corpus_figure(settings: dict, fig_dir: Path, corpus: str, arrays: dict,
+                         band: list) -> None:
+    """Figure 3 of one corpus (PNG, SVG) and its mean spectra (CSV)."""
+    from gruvsynth import plots
+    from gruvsynth.fileio import write_csv_atomic
+    from gruvsynth.reproduction.results import FIG3
+
+    f1, cells = settings["fig1"], list(settings["fig1"]["cells"])
+    stem = f"{FIG3}_{corpus}"
+    fig = plot_corpus(corpus, arrays, hidden=f1["hidden"], band=band,
+                      title=common.figure_title(
+                          settings, f"Figure 3 — mean dev spectrogram, {corpus}: ground "
+                          f"truth vs {' vs '.join(plots.cell_label(c) for c in cells)} "
+                          f"(hidden {f1['hidden']}, profile {settings['profile']['name']})"))
+    plots.save_figure(fig, fig_dir / stem)
+    first = arrays[cells[0]]
+    rows = [{"frequency_hz": float(fr), "truth": float(first["true_spectrum"][k]),
+             **{cell: float(arrays[cell]["pred_spectrum"][k]) for cell in cells}}
+            for k, fr in enumerate(first["frequencies"])]
+    write_csv_atomic(fig_dir / f"{stem}.csv", rows, ("frequency_hz", "truth", *cells))
+
+
+def _write_generated(settings: dict, fig_dir: Path, samples: dict) -> None:
+    """The generated samples' figure (on each corpus's calibrated scale), CSV and JSON."""
+    from gruvsynth import plots
+    from gruvsynth.fileio import write_csv_atomic, write_json_atomic
+    from gruvsynth.reproduction.measures import white_noise_flatness
+    from gruvsynth.reproduction.results import GENERATED_AUDIO
+
+    f1, sm = settings["fig1"], settings["samples"]
+    corpora, cells = list(settings["corpus"]["names"]), list(f1["cells"])
+    fig = plot_generated(samples["calibration"], samples["means"], cells=cells,
+                         title=common.figure_title(
+                             settings, f"Generated audio (blocks after the seed, mean of "
+                             f"{sm['n_seeds']} samples) on each corpus's calibrated noise "
+                             f"scale, hidden {f1['hidden']}, profile "
+                             f"{settings['profile']['name']}"))
+    base = fig_dir / GENERATED_AUDIO
+    plots.save_figure(fig, base)
+    rows = [{"corpus": c, "series": "dev audio", **samples["dev_audio"].get(c, {}),
+             "noise_distance": ((samples["calibration"].get(c) or {}).get("anchors", {})
+                                .get("music") or {}).get("score")} for c in corpora]
+    rows += [{"corpus": c, "series": cell, **(samples["means"][c].get(cell) or {})}
+             for c in corpora for cell in cells]
+    write_csv_atomic(base.with_suffix(".csv"), rows, ("corpus", "series", *METRICS))
+    write_json_atomic(base.with_suffix(".json"), {
+        "white_noise_flatness": white_noise_flatness(), "calibration": samples["calibration"],
+        "dev_audio": samples["dev_audio"], "means": samples["means"],
+        common.DRY_RUN: common.dry_run_of(settings)}, clean=True)
+
+
 def run(settings: dict, paths: common.Paths, *, progress: bool = True,
         force: bool = False) -> dict | None:
     """Evaluate Figure 1's runs, generate the samples, write Figure 3 and the sample data."""
-    from gruvsynth import evaluation, generation, noise, plots, report
+    from gruvsynth import evaluation
+    from gruvsynth.fileio import write_json_atomic
+    from gruvsynth.reproduction import results as layout
 
     stage = common.Stage(paths, STAGE, common.stage_settings(settings, "fig1", "samples"))
     if stage.done() and not force:
         common.say(f"[{STAGE}] already done (stamp {stage.path}); --force redoes it")
         return None
     t0 = time.perf_counter()
-    f1, sm = settings["fig1"], settings["samples"]
+    sm = settings["samples"]
     corpora = list(settings["corpus"]["names"])
-    cells = list(f1["cells"])
-    profile = settings["profile"]["name"]
     band = list(evaluation.BAND)
-    samples_dir = paths.out / report.SAMPLES_DIR
+    samples_dir = paths.out / layout.SAMPLES_DIR
     samples_dir.mkdir(parents=True, exist_ok=True)
-    fig_dir = paths.out / report.FIGURES_DIR
-    summary = {"figure": report.FIG3, "profile": profile, "band_hz": band, "corpora": {},
-               common.DRY_RUN: common.dry_run_of(settings)}
+    fig_dir = paths.out / layout.FIGURES_DIR
+    summary = {"figure": layout.FIG3, "profile": settings["profile"]["name"], "band_hz": band,
+               "corpora": {}, common.DRY_RUN: common.dry_run_of(settings)}
     seeds = common.replicate_seeds(settings, "fig1")
     samples = {"settings": {"seed_blocks": sm["seed_blocks"], "times": sm["times"],
                             "n_seeds": sm["n_seeds"], "seed_from": "train", "method": "stateful",
@@ -171,105 +325,13 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
                "dev_audio": {}, "calibration": {}, "means": {}, "means_dev": {},
                "samples": [], common.DRY_RUN: common.dry_run_of(settings)}
     for corpus in corpora:
-        arrays, entry = {}, {"truth": {}, "cells": {}, "hidden": f1["hidden"]}
-        calibration = None
-        for cell in cells:
-            shares = []
-            for seed in seeds[1:]:  # the other replicates: Figure 3's data only
-                other = common.trained_run(settings, paths, corpus, cell, hidden=f1["hidden"],
-                                           epochs=f1["epochs"], seed=seed, progress=progress)
-                ev = evaluation.evaluate_run(
-                    other, generate=False, progress=progress,
-                    out_dir=paths.out / "evaluation" / f"{corpus}-{cell}-s{seed}")
-                shares.append(ev["figure3"]["outside_band_pred"])
-            run_ = common.trained_run(settings, paths, corpus, cell, hidden=f1["hidden"],
-                                      epochs=f1["epochs"], seed=seeds[0], progress=progress)
-            if calibration is None:  # once per corpus: the same anchors judge every cell
-                common.say(f"[{STAGE}] {corpus}: calibrating the noise-likeness measure")
-                calibration = noise.calibrate(run_.corpus, seed=0)
-                common.say(noise.format_calibration(calibration))
-            name = f"{corpus}-{cell}"
-            for protocol in PROTOCOLS:
-                common.say(f"[{STAGE}] {name}: {sm['n_seeds']} samples ({PROTOCOLS[protocol]})")
-                result = generation.generate_from_run(
-                    run_, seed_from=protocol, n_seeds=int(sm["n_seeds"]), seed=0,
-                    seed_blocks=int(sm["seed_blocks"]), times=float(sm["times"]),
-                    progress=progress)
-                stem = name if protocol == "train" else f"{name}-devseed"
-                written = result.save(samples_dir / f"{stem}.wav")
-                ev = evaluation.evaluate_run(
-                    run_, generate=result, progress=progress, calibration=calibration,
-                    out_dir=paths.out / "evaluation" / (name if protocol == "train"
-                                                        else f"{name}-devseed"))
-                key = "means" if protocol == "train" else "means_dev"
-                samples[key].setdefault(corpus, {})[cell] = ev["generated"]["mean"]
-                opened = run_.corpus  # the run's (cached) corpus: not closed here
-                for i, (files, metrics) in enumerate(zip(written, ev["generated"]["samples"],
-                                                         strict=True)):
-                    image = Path(files["wav"]).with_suffix(".png")
-                    fig = sample_spectrogram(
-                        result, i, opened,
-                        title=f"{corpus}, {plots.cell_label(cell)}, sample {i + 1} "
-                              f"({PROTOCOLS[protocol]})")
-                    plots.save_figure(fig, image.with_suffix(""), formats=("png",))
-                    samples["samples"].append({
-                        "corpus": corpus, "cell": cell, "hidden": f1["hidden"],
-                        "index": i + 1, "protocol": protocol,
-                        "run": common.rel(run_.path, paths.out),
-                        "wav": common.rel(files["wav"], paths.out),
-                        "seed_wav": common.rel(files["seed_wav"], paths.out),
-                        "spectrogram": common.rel(image, paths.out),
-                        "copy": ((metrics.get("novelty") or {}).get("copy") or {}).get(
-                            "text"),
-                        "seed": metrics.get("seed"),
-                        "metrics": {k: v for k, v in metrics.items() if k != "seed"}})
-                if protocol == "train":
-                    arrays[cell] = evaluation.load_figure3(ev["figure3"]["path"])
-                    entry["truth"]["outside_band"] = ev["figure3"]["outside_band_true"]
-                    entry["cells"][cell] = {
-                        "outside_band": ev["figure3"]["outside_band_pred"],
-                        "outside_band_seeds": [ev["figure3"]["outside_band_pred"], *shares],
-                        "log_spectral_distance_db": ev["figure3"]["log_spectral_distance_db"],
-                        "dev_loss": ev["dev_loss"], "run": common.rel(run_.path, paths.out),
-                        "npz": common.rel(Path(ev["figure3"]["path"]), paths.out)}
-                    samples["dev_audio"][corpus] = ev["dev_audio"]
-                    samples["calibration"][corpus] = ev["noise_calibration"]
-        stem = f"{report.FIG3}_{corpus}"
-        entry["figure"] = f"{report.FIGURES_DIR}/{stem}.png"
+        arrays, entry = _corpus(settings, paths, corpus, seeds, samples, samples_dir, progress)
+        entry["figure"] = f"{layout.FIGURES_DIR}/{layout.FIG3}_{corpus}.png"
         summary["corpora"][corpus] = entry
-        fig = plot_corpus(corpus, arrays, hidden=f1["hidden"], band=band,
-                          title=common.figure_title(
-                              settings, f"Figure 3 — mean dev spectrogram, {corpus}: ground "
-                              f"truth vs {' vs '.join(plots.cell_label(c) for c in cells)} "
-                              f"(hidden {f1['hidden']}, profile {profile})"))
-        plots.save_figure(fig, fig_dir / stem)
-        first = arrays[cells[0]]
-        rows = [{"frequency_hz": float(fr), "truth": float(first["true_spectrum"][k]),
-                 **{cell: float(arrays[cell]["pred_spectrum"][k]) for cell in cells}}
-                for k, fr in enumerate(first["frequencies"])]
-        report.write_csv(fig_dir / f"{stem}.csv", rows, ("frequency_hz", "truth", *cells))
-    report.write_json(fig_dir / f"{report.FIG3}.json", summary)
-    report.write_json(samples_dir / report.SAMPLES_JSON, samples)
-
-    fig = plot_generated(samples["calibration"], samples["means"], cells=cells,
-                         title=common.figure_title(
-                             settings, f"Generated audio (blocks after the seed, mean of "
-                             f"{sm['n_seeds']} samples) on each corpus's calibrated noise "
-                             f"scale, hidden {f1['hidden']}, profile {profile}"))
-    base = fig_dir / report.GENERATED_AUDIO
-    plots.save_figure(fig, base)
-    rows = [{"corpus": c, "series": "dev audio", **samples["dev_audio"].get(c, {}),
-             "noise_distance": ((samples["calibration"].get(c) or {}).get("anchors", {})
-                                .get("music") or {}).get("score")} for c in corpora]
-    rows += [{"corpus": c, "series": cell, **(samples["means"][c].get(cell) or {})}
-             for c in corpora for cell in cells]
-    report.write_csv(base.with_suffix(".csv"), rows, ("corpus", "series", *METRICS))
-    report.write_json(base.with_suffix(".json"), {"white_noise_flatness":
-                                                  report.white_noise_flatness(),
-                                                  "calibration": samples["calibration"],
-                                                  "dev_audio": samples["dev_audio"],
-                                                  "means": samples["means"],
-                                                  common.DRY_RUN: common.dry_run_of(settings)})
+        _write_corpus_figure(settings, fig_dir, corpus, arrays, band)
+    write_json_atomic(fig_dir / f"{layout.FIG3}.json", summary, clean=True)
+    write_json_atomic(samples_dir / layout.SAMPLES_JSON, samples, clean=True)
+    _write_generated(settings, fig_dir, samples)
     stage.mark(time.perf_counter() - t0)
     common.say(f"[{STAGE}] wrote {len(corpora)} Figure 3 files, {len(samples['samples'])} "
                f"samples in {samples_dir}")

@@ -133,7 +133,9 @@ def plot(rows: list[dict], onsets: list[dict], *, corpora: list[str], cells: lis
 def run(settings: dict, paths: common.Paths, *, progress: bool = True,
         force: bool = False) -> dict | None:
     """Generate, cut, measure; write the figure and its data; skipped when already done."""
-    from gruvsynth import generation, plots, report
+    from gruvsynth import generation, plots
+    from gruvsynth.fileio import write_csv_atomic, write_json_atomic
+    from gruvsynth.reproduction import results as layout
 
     stage = common.Stage(paths, STAGE, common.stage_settings(settings, "fig1",
                                                              "generation_length"))
@@ -161,7 +163,7 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
                                    protocol=protocol)
                     rows += r
                     onsets += o
-    base = paths.out / report.FIGURES_DIR / report.GENERATION_LENGTH
+    base = paths.out / layout.FIGURES_DIR / layout.GENERATION_LENGTH
     profile = settings["profile"]["name"]
     judged = [r for r in rows if r["protocol"] == SEED_FROM]
     fig = plot(judged, [o for o in onsets if o["protocol"] == SEED_FROM], corpora=corpora,
@@ -173,12 +175,12 @@ def run(settings: dict, paths: common.Paths, *, progress: bool = True,
                    f"(the authors' protocol), hidden {f1['hidden']}, "
                    f"profile {profile}"))
     plots.save_figure(fig, base)
-    report.write_csv(base.with_suffix(".csv"), rows, FIELDS)
-    report.write_csv(base.with_name(f"{base.name}_onsets.csv"), onsets, ONSET_FIELDS)
-    report.write_json(base.with_suffix(".json"), {
-        "figure": report.GENERATION_LENGTH, "profile": profile, "times": times,
+    write_csv_atomic(base.with_suffix(".csv"), rows, FIELDS)
+    write_csv_atomic(base.with_name(f"{base.name}_onsets.csv"), onsets, ONSET_FIELDS)
+    write_json_atomic(base.with_suffix(".json"), {
+        "figure": layout.GENERATION_LENGTH, "profile": profile, "times": times,
         "seed_blocks": seeds, "cells": g["cells"], "hidden": f1["hidden"],
-        "seed_from": SEED_FROM, "protocols": list(PROTOCOLS), "rows": rows, "onsets": onsets, common.DRY_RUN: common.dry_run_of(settings)})
+        "seed_from": SEED_FROM, "protocols": list(PROTOCOLS), "rows": rows, "onsets": onsets, common.DRY_RUN: common.dry_run_of(settings)}, clean=True)
     stage.mark(time.perf_counter() - t0)
     common.say(f"[{STAGE}] wrote {base}.png")
     return {"rows": rows, "onsets": onsets}

@@ -71,7 +71,7 @@ def measure(history: list[dict], mean_train: float, best_train: float, *, target
     import math
 
     from gruvsynth.evaluation import skill
-    from gruvsynth.report import final_value
+    from gruvsynth.reproduction.measures import final_value
 
     out: dict = {}
     goal = (1.0 - target) * mean_train
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     at = sorted(e for e in _ints(args.at) if e <= args.epochs)
     from gruvsynth.errors import GruvError, TrainingDivergedError
     from gruvsynth.evaluation import best_baseline
-    from gruvsynth.report import write_csv, write_json
+    from gruvsynth.fileio import write_csv_atomic, write_json_atomic
     from gruvsynth.training import open_run, train
 
     common.prepare_corpora(settings, paths, progress=not args.quiet)
@@ -190,11 +190,12 @@ def main(argv: list[str] | None = None) -> int:
                                            target=args.target, at=at))
                     rows.append(row)
     fields = (*FIELDS, *(f"{k}_at_{e}" for e in at for k in ("loss", "skill")))
-    write_csv(paths.out / "sweep.csv", rows, fields)
-    write_json(paths.out / "sweep.json", {"profile": settings["profile"]["name"],
-                                          "target": args.target, "at": at, "rows": rows,
-                                          "baselines": baselines,
-                                          "seconds": time.perf_counter() - t0})
+    write_csv_atomic(paths.out / "sweep.csv", rows, fields)
+    write_json_atomic(paths.out / "sweep.json", {"profile": settings["profile"]["name"],
+                                                 "target": args.target, "at": at, "rows": rows,
+                                                 "baselines": baselines,
+                                                 "seconds": time.perf_counter() - t0},
+                      clean=True)
     common.say(table(rows, at))
     common.say(f"wrote {paths.out / 'sweep.json'} and sweep.csv "
                f"({(time.perf_counter() - t0) / 60:.1f} min)")

@@ -13,8 +13,6 @@ scripts in ``experiments/`` name them in every title).
 
 from __future__ import annotations
 
-import contextlib
-import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,8 +22,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from gruvsynth import defaults
 from gruvsynth.defaults import CELL_LABELS
 from gruvsynth.errors import ParameterError
+from gruvsynth.fileio import atomic_path
 
 __all__ = [
     "BAND",
@@ -48,8 +48,8 @@ __all__ = [
 ]
 
 #: The band of the paper's Figure 3 remark (Hz): GRU activations "outside of the band range
-#: of 4000 - 7000".
-BAND = (4000.0, 7000.0)
+#: of 4000 - 7000" (:data:`gruvsynth.defaults.BAND`).
+BAND = defaults.BAND
 #: File formats :func:`save_figure` writes by default.
 FORMATS = ("png", "svg")
 #: Colours used for each cell across the figures (others get matplotlib's cycle).
@@ -96,7 +96,8 @@ def _axes(ax):
 
 def save_figure(fig: Figure, path, *, formats: Sequence[str] = FORMATS,
                 dpi: int = 110) -> list[Path]:
-    """Write a figure as ``path.<format>`` for each format, each file atomically.
+    """Write a figure as ``path.<format>`` for each format, each file atomically
+    (:func:`gruvsynth.fileio.atomic_path`; the folder is created if missing).
 
     Parameters
     ----------
@@ -116,19 +117,13 @@ def save_figure(fig: Figure, path, *, formats: Sequence[str] = FORMATS,
     path = Path(path)
     if path.suffix.lstrip(".") in ("png", "svg", "pdf", "jpg"):
         path = path.with_suffix("")
-    path.parent.mkdir(parents=True, exist_ok=True)
     if fig.canvas is None or not isinstance(fig.canvas, FigureCanvasAgg):
         FigureCanvasAgg(fig)
     out = []
     for fmt in formats:
         target = path.with_name(f"{path.name}.{fmt}")
-        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-        try:
+        with atomic_path(target) as tmp:
             fig.savefig(tmp, format=fmt, dpi=dpi, metadata=_metadata(fmt))
-            os.replace(tmp, target)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
         out.append(target)
     return out
 

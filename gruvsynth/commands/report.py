@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from gruvsynth.cli import subcommand_main
+from gruvsynth.reproduction.results import SCREENSHOT
 
 HELP = "recompute the claims table (verdicts) and the HTML page of a results folder"
 
@@ -29,7 +30,7 @@ examples:
 """
 
 #: Defaults.
-DEFAULT_SCREENSHOT = "screenshot.png"
+DEFAULT_SCREENSHOT = SCREENSHOT
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,9 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the claims and the page; optionally check the page in a browser."""
-    from gruvsynth import report
+    from gruvsynth.reproduction.browser import check_page
+    from gruvsynth.reproduction.build import build_report
 
-    built = report.build_report(args.results_dir)
+    built = build_report(args.results_dir)
     quiet = getattr(args, "verbosity", 0) < 0
     if not quiet:
         for c in built["claims"]:
@@ -63,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.check:
         return 0
     shot = args.screenshot or Path(args.results_dir) / DEFAULT_SCREENSHOT
-    result = report.check_page(built["page"], screenshot=shot, browser=args.browser)
+    result = check_page(built["page"], screenshot=shot, browser=args.browser)
     if result["ok"]:
         if not quiet:
             print(f"page check: {len(result['images'])} images and {len(result['audio'])} audio "
