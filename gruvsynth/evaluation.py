@@ -1114,7 +1114,7 @@ def evaluate_run(
     """
     from gruvsynth import generation
 
-    run = generation._open(run)
+    run = generation.as_run(run)
     corpus = run.corpus
     out_dir = Path(out_dir) if out_dir is not None else Path(run.path) / "evaluation"
     json_path = Path(json_path) if json_path is not None else out_dir / "evaluation.json"

@@ -479,7 +479,7 @@ def test_open_corpus_errors(prepared, tmp_path):
 def _during_prepare(monkeypatch, action):
     """Run ``action()`` once while a prepare is running: when it starts decoding its first song
     (after the output was checked, before the corpus is installed)."""
-    import gruvsynth.corpus as corpus_module
+    import gruvsynth.corpus.build as corpus_module
 
     real, done = corpus_module.load, []
 

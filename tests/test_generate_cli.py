@@ -133,7 +133,7 @@ def test_outputs_beyond_the_bound_are_refused_unless_forced(run, tmp_path, capsy
     with pytest.raises(ParameterError, match="pass force=True"):
         generation.generate_from_run(run, iterations=10**13, progress=False)
     # the bound is what is checked: lower it, and --force lets the output through
-    monkeypatch.setattr(generation, "MAX_GENERATION_BYTES", 1000)
+    monkeypatch.setattr(generation.sizes, "MAX_GENERATION_BYTES", 1000)
     args = [str(run.path), "-o", str(tmp_path / "y.wav"), "--seed-blocks", "4", "--quiet"]
     assert generate_cmd.main(args) == 1
     assert "more than the limit" in capsys.readouterr().err

@@ -9,6 +9,15 @@ from pathlib import Path
 
 from gruvsynth.cli import subcommand_main
 from gruvsynth.commands import argtypes
+from gruvsynth.defaults import (  # the paper's or the authors' code's where they have one
+    DEFAULT_CHECKPOINT,
+    DEFAULT_METHOD,
+    DEFAULT_N_SEEDS,
+    DEFAULT_SEED_BLOCKS,
+    DEFAULT_SEED_FROM,
+    DEFAULT_TIMES,
+    GENERATION_METHODS,
+)
 
 HELP = "generate music (WAV) from a trained run, seeded from its corpus or your audio"
 
@@ -49,13 +58,6 @@ examples:
   gruvsynth generate runs/mgu -o out/mgu.wav --cell-module my_cells
 """
 
-#: Defaults (the paper's or the authors' code's where they have one).
-DEFAULT_METHOD = "stateful"
-DEFAULT_SEED_FROM = "dev"
-DEFAULT_SEED_BLOCKS = 40
-DEFAULT_TIMES = 3.0
-DEFAULT_N_SEEDS = 1
-DEFAULT_CHECKPOINT = "final"
 
 log = logging.getLogger("gruvsynth.generate")
 
@@ -110,7 +112,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help=f"output length as a multiple of the seed (default: {DEFAULT_TIMES:g}, "
                    "what the paper found best)")
     m = parser.add_argument_group("model")
-    m.add_argument("--method", choices=("stateful", "faithful"), default=DEFAULT_METHOD,
+    m.add_argument("--method", choices=GENERATION_METHODS[::-1],  # the default first
+                   default=DEFAULT_METHOD,
                    help="stateful: O(n), carries the recurrent state; faithful: O(n^2), "
                    f"re-feeds the whole sequence as the authors' code (default: "
                    f"{DEFAULT_METHOD})")
