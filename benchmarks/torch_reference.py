@@ -26,6 +26,8 @@ import contextlib
 import torch
 from torch import nn
 
+from gruvsynth.defaults import DEFAULT_LEARNING_RATE
+
 PRECISIONS = ("float32", "tf32", "bfloat16")
 
 
@@ -68,7 +70,8 @@ def set_precision(precision: str) -> None:
     torch.backends.cudnn.allow_tf32 = tf32
 
 
-def make_step(*, features: int, hidden: int, cell: str = "lstm", learning_rate: float = 1e-3,
+def make_step(*, features: int, hidden: int, cell: str = "lstm",
+              learning_rate: float = DEFAULT_LEARNING_RATE,
               precision: str = "float32", device: str = "cpu", seed: int = 0):
     """Build the reference model and optimizer; return ``(model, step)``.
 

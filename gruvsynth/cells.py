@@ -35,6 +35,7 @@ import keras
 import numpy as np
 from keras import activations, constraints, initializers, ops, regularizers
 
+from gruvsynth.checks import check_int
 from gruvsynth.errors import ParameterError
 
 __all__ = [
@@ -46,12 +47,6 @@ __all__ = [
     "GatewiseGlorotUniform",
     "GatewiseOrthogonal",
 ]
-
-
-def _check_units(units) -> int:
-    if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
-        raise ParameterError(f"units must be a positive integer, got {units!r}")
-    return units
 
 
 class _PaperCell(keras.layers.Layer):
@@ -76,7 +71,7 @@ class _PaperCell(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.units = _check_units(units)
+        self.units = check_int("units", units)
         self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
         self.use_bias = bool(use_bias)
@@ -523,7 +518,7 @@ class Keras01LSTMCell(keras.layers.LSTMCell):
 
     def __init__(self, units, activation="tanh", recurrent_activation=theano_hard_sigmoid,
                  unit_forget_bias=True, **kwargs):
-        super().__init__(_check_units(units), activation=activation,
+        super().__init__(check_int("units", units), activation=activation,
                          recurrent_activation=recurrent_activation,
                          unit_forget_bias=unit_forget_bias, **kwargs)
 
@@ -570,7 +565,7 @@ class Keras01GRUCell(keras.layers.GRUCell):
 
     def __init__(self, units, activation="sigmoid", recurrent_activation=theano_hard_sigmoid,
                  reset_after=False, **kwargs):
-        super().__init__(_check_units(units), activation=activation,
+        super().__init__(check_int("units", units), activation=activation,
                          recurrent_activation=recurrent_activation, reset_after=reset_after,
                          **kwargs)
 
@@ -579,9 +574,7 @@ class _Gatewise(keras.initializers.Initializer):
     """Draws a (rows, gates × units) matrix as ``gates`` independent (rows, units) blocks."""
 
     def __init__(self, gates, seed=None):
-        if isinstance(gates, bool) or not isinstance(gates, int) or gates <= 0:
-            raise ParameterError(f"gates must be a positive integer, got {gates!r}")
-        self.gates = gates
+        self.gates = check_int("gates", gates)
         self.seed = seed
 
     def _block_seeds(self):
