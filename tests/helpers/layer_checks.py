@@ -27,6 +27,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from gruvsynth.cell_registry import cell_size
+
 
 def _as_sequence_layer(obj) -> keras.layers.RNN:
     if isinstance(obj, keras.layers.RNN):
@@ -41,12 +43,45 @@ def _plain(config: dict) -> dict:
     return json.loads(json.dumps(config))
 
 
-def _units(cell) -> int:
-    size = getattr(cell, "output_size", None)
-    if size is None:
-        state_size = cell.state_size
-        size = state_size[0] if isinstance(state_size, (list, tuple)) else state_size
-    return int(size)
+def _check_stepping(layer, x: np.ndarray, sequence: np.ndarray, atol: float) -> None:
+    """Step 5: one time step at a time through the cell, as stateful generation does."""
+    batch, timesteps = x.shape[:2]
+    states = layer.get_initial_state(batch)
+    steps = []
+    for t in range(timesteps):
+        h, states = layer.cell(keras.ops.convert_to_tensor(x[:, t]), states)
+        states = list(states) if isinstance(states, (list, tuple)) else [states]
+        steps.append(keras.ops.convert_to_numpy(h))
+    stepped = np.stack(steps, axis=1)
+    error = float(np.max(np.abs(stepped - sequence)))
+    assert error <= atol, f"stepping the cell differs from the layer by {error:.3g}"
+
+
+def _check_fit_step(model, layer, x: np.ndarray, y: np.ndarray) -> float:
+    """Step 6: one training step; returns its loss."""
+    model.compile(loss="mse", optimizer=keras.optimizers.RMSprop(learning_rate=1e-2))
+    before = [keras.ops.convert_to_numpy(w).copy() for w in layer.weights]
+    history = model.fit(x, y, batch_size=x.shape[0], epochs=1, verbose=0, shuffle=False)
+    loss = float(history.history["loss"][0])
+    assert np.isfinite(loss), f"training loss {loss}"
+    after = [keras.ops.convert_to_numpy(w) for w in layer.weights]
+    assert any(not np.array_equal(a, b) for a, b in zip(before, after, strict=True)), "no weight changed"
+    return loss
+
+
+def _check_save_load(model, layer, x: np.ndarray, directory: str | Path | None) -> None:
+    """Step 7: save and load (safe mode): the same cell class, config and outputs."""
+    expected = keras.ops.convert_to_numpy(model(x))
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(directory) if directory is not None else Path(scratch)
+        path = folder / f"{layer.name}.keras"
+        model.save(path)
+        loaded = keras.saving.load_model(path, safe_mode=True)
+    loaded_layer = loaded.get_layer(layer.name)
+    assert type(loaded_layer.cell) is type(layer.cell), "loaded cell has another class"
+    assert _plain(loaded_layer.get_config()) == _plain(layer.get_config()), "loaded config differs"
+    reloaded = keras.ops.convert_to_numpy(loaded(x))
+    np.testing.assert_allclose(reloaded, expected, rtol=0, atol=1e-6)
 
 
 def run_layer_test(
@@ -97,7 +132,7 @@ def run_layer_test(
 
     # 2. Symbolic call.
     layer = _as_sequence_layer(make())
-    units = _units(layer.cell)
+    units = int(cell_size(layer.cell))
     inputs = keras.Input(shape=(None, input_dim))
     hidden = layer(inputs)
     assert tuple(hidden.shape) == (None, None, units), f"symbolic output shape {hidden.shape}"
@@ -121,36 +156,12 @@ def run_layer_test(
     assert np.all(np.isfinite(sequence)), "eager output is not finite"
 
     # 5. One time step at a time through the cell, as stateful generation does.
-    states = layer.get_initial_state(batch)
-    steps = []
-    for t in range(timesteps):
-        h, states = layer.cell(keras.ops.convert_to_tensor(x[:, t]), states)
-        states = list(states) if isinstance(states, (list, tuple)) else [states]
-        steps.append(keras.ops.convert_to_numpy(h))
-    stepped = np.stack(steps, axis=1)
-    error = float(np.max(np.abs(stepped - sequence)))
-    assert error <= atol, f"stepping the cell differs from the layer by {error:.3g}"
+    _check_stepping(layer, x, sequence, atol)
 
     # 6. One training step.
-    model.compile(loss="mse", optimizer=keras.optimizers.RMSprop(learning_rate=1e-2))
-    before = [keras.ops.convert_to_numpy(w).copy() for w in layer.weights]
-    history = model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)
-    loss = float(history.history["loss"][0])
-    assert np.isfinite(loss), f"training loss {loss}"
-    after = [keras.ops.convert_to_numpy(w) for w in layer.weights]
-    assert any(not np.array_equal(a, b) for a, b in zip(before, after, strict=True)), "no weight changed"
+    loss = _check_fit_step(model, layer, x, y)
 
     # 7. Save and load (safe mode).
-    expected = keras.ops.convert_to_numpy(model(x))
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(directory) if directory is not None else Path(scratch)
-        path = folder / f"{layer.name}.keras"
-        model.save(path)
-        loaded = keras.saving.load_model(path, safe_mode=True)
-    loaded_layer = loaded.get_layer(layer.name)
-    assert type(loaded_layer.cell) is type(layer.cell), "loaded cell has another class"
-    assert _plain(loaded_layer.get_config()) == _plain(layer.get_config()), "loaded config differs"
-    reloaded = keras.ops.convert_to_numpy(loaded(x))
-    np.testing.assert_allclose(reloaded, expected, rtol=0, atol=1e-6)
+    _check_save_load(model, layer, x, directory)
 
     return {"units": units, "num_weights": num_weights, "num_params": num_params, "loss": loss}
