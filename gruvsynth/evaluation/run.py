@@ -126,14 +126,7 @@ def evaluate_run(
     }
 
     if generate is not False and generate is not None:
-        if isinstance(generate, generation.GenerationResult):
-            result = generate
-        else:
-            kwargs = {"n_seeds": EVAL_SEEDS, "seed": seed, "which": which,
-                      "progress": progress}
-            if isinstance(generate, dict):
-                kwargs.update(generate)
-            result = generation.generate_from_run(run, **kwargs)
+        result = _generation(run, generate, seed=seed, which=which, progress=progress)
         if calibration is None:
             calibration = noise.calibrate(corpus)
             results["noise_calibration"] = calibration
@@ -143,6 +136,19 @@ def evaluate_run(
     write_json_atomic(json_path, results)
     results["json"] = os.fspath(json_path)
     return results
+
+
+def _generation(run, generate, *, seed: int, which: str, progress: bool):
+    """The generation to measure: ``generate`` itself, or made from the run (``generate``:
+    True, or keyword arguments for :func:`gruvsynth.generation.generate_from_run`)."""
+    from gruvsynth import generation
+
+    if isinstance(generate, generation.GenerationResult):
+        return generate
+    kwargs = {"n_seeds": EVAL_SEEDS, "seed": seed, "which": which, "progress": progress}
+    if isinstance(generate, dict):
+        kwargs.update(generate)
+    return generation.generate_from_run(run, **kwargs)
 
 
 def _figure3_summary(dev: dict, fig3_path: Path, band: tuple[float, float]) -> dict:
