@@ -24,7 +24,6 @@ The JSON has a top-level ``ratio`` (faithful time / stateful time) for the confi
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -119,9 +118,9 @@ def main(argv=None) -> int:
             "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                         "python": platform.python_version()},
         }
-        with open(args.json, "w") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
+        from gruvsynth.fileio import write_json_atomic
+
+        write_json_atomic(args.json, data, indent=2, allow_nan=True)
     return 0
 
 

@@ -25,7 +25,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource
@@ -40,6 +39,7 @@ import numpy as np
 
 from gruvsynth import __version__
 from gruvsynth.corpus import prepare_corpus
+from gruvsynth.fileio import write_json_atomic
 from gruvsynth.sources import BUILTIN_CORPORA
 
 #: Targets from the issue.
@@ -112,7 +112,7 @@ def _cpu(who: int) -> float:
     return r.ru_utime + r.ru_stime
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", choices=BUILTIN_CORPORA, default="wesnoth",
                         help="built-in corpus to prepare (default: wesnoth)")
@@ -125,40 +125,50 @@ def main(argv: list[str] | None = None) -> int:
                         "deleted afterwards)")
     parser.add_argument("--json", type=Path, default=None, metavar="FILE",
                         help="also write the figures to FILE as JSON")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def _measure(args) -> dict:
+    """Prepare the corpus in a temporary folder, timing it and sampling the memory, then read
+    random training batches from it; the raw measurements."""
     base = Path(tempfile.mkdtemp(prefix="gruv-bench-", dir=args.out))
-    load_before = os.getloadavg()
-    baseline = _maxrss(resource.RUSAGE_SELF)
+    m = {"load_before": os.getloadavg(), "baseline": _maxrss(resource.RUSAGE_SELF)}
     sampler = ChildSampler()
     try:
         sampler.start()
         start = time.perf_counter()
         corpus = prepare_corpus(args.corpus, base / args.corpus, songs=args.songs,
                                 representation=args.representation, progress=False)
-        seconds = time.perf_counter() - start
+        m["seconds"] = time.perf_counter() - start
         sampler.stop()
-        self_peak = _maxrss(resource.RUSAGE_SELF)
-        child_peak = sampler.peak
-        counts = corpus.manifest["counts"]
-        width = corpus.features
-        all_blocks = sum(s["n_blocks"] for s in corpus.manifest["songs"])
-        disk = (corpus.path / "corpus.h5").stat().st_size
+        m["self_peak"] = _maxrss(resource.RUSAGE_SELF)
+        m["child_peak"] = sampler.peak
+        m["samples"] = sampler.samples
+        m["counts"] = corpus.manifest["counts"]
+        m["width"] = corpus.features
+        m["all_blocks"] = sum(s["n_blocks"] for s in corpus.manifest["songs"])
+        m["disk"] = (corpus.path / "corpus.h5").stat().st_size
         # random training batches (5 clips, with targets) as a training loop reads them
         n_train = len(corpus.clips("train")[0])
         rng = np.random.default_rng(0)
         t0 = time.perf_counter()
         for _ in range(BATCHES):
             x, _ = corpus.batch("train", rng.integers(0, n_train, BATCH))
-        batch_ms = (time.perf_counter() - t0) / BATCHES * 1000
-        batch_mb = 2 * x.nbytes / 1e6
+        m["batch_ms"] = (time.perf_counter() - t0) / BATCHES * 1000
+        m["batch_mb"] = 2 * x.nbytes / 1e6
         corpus.close()
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    load_after = os.getloadavg()
-    feature_bytes = counts["rows"] * width * 4
-    peak = self_peak + child_peak
-    figures = {
+    m["load_after"] = os.getloadavg()
+    m["feature_bytes"] = m["counts"]["rows"] * m["width"] * 4
+    m["peak"] = m["self_peak"] + m["child_peak"]
+    return m
+
+
+def _figures(args, m: dict) -> dict:
+    """The figures the benchmark reports (and writes with ``--json``)."""
+    counts, peak, feature_bytes = m["counts"], m["peak"], m["feature_bytes"]
+    return {
         "corpus": args.corpus,
         "representation": args.representation,
         "songs": counts["songs"],
@@ -166,58 +176,69 @@ def main(argv: list[str] | None = None) -> int:
         "dev_songs": counts["dev_songs"],
         "clips": counts["train_clips"] + counts["dev_clips"],
         "stored_blocks": counts["rows"],
-        "song_blocks": all_blocks,
-        "features": width,
+        "song_blocks": m["all_blocks"],
+        "features": m["width"],
         "feature_bytes": feature_bytes,
-        "file_bytes": disk,
-        "seconds": round(seconds, 2),
+        "file_bytes": m["disk"],
+        "seconds": round(m["seconds"], 2),
         "cpu_seconds_self": round(_cpu(resource.RUSAGE_SELF), 2),
         "cpu_seconds_children": round(_cpu(resource.RUSAGE_CHILDREN), 2),
-        "peak_rss_self_bytes": self_peak,
-        "peak_rss_children_bytes": child_peak,
-        "baseline_rss_bytes": baseline,
+        "peak_rss_self_bytes": m["self_peak"],
+        "peak_rss_children_bytes": m["child_peak"],
+        "baseline_rss_bytes": m["baseline"],
         "peak_bytes": peak,
         "peak_ratio": round(peak / feature_bytes, 3),
         "target_seconds": MAX_SECONDS,
         "target_ratio": MAX_RATIO,
-        "meets_time": seconds <= MAX_SECONDS,
+        "meets_time": m["seconds"] <= MAX_SECONDS,
         "meets_memory": peak / feature_bytes <= MAX_RATIO,
-        "random_batch_ms": round(batch_ms, 2),
-        "random_batch_mb": round(batch_mb, 2),
+        "random_batch_ms": round(m["batch_ms"], 2),
+        "random_batch_mb": round(m["batch_mb"], 2),
         "cpus": os.cpu_count(),
-        "loadavg_before": [round(x, 2) for x in load_before],
-        "loadavg_after": [round(x, 2) for x in load_after],
+        "loadavg_before": [round(x, 2) for x in m["load_before"]],
+        "loadavg_after": [round(x, 2) for x in m["load_after"]],
         "python": platform.python_version(),
         "gruvsynth": __version__,
-        "child_rss_samples": sampler.samples,
+        "child_rss_samples": m["samples"],
         "memory_method": "ru_maxrss(self) + peak of sampled /proc RSS of descendants "
                          "(every 20 ms), an upper bound",
     }
+
+
+def _print_table(args, m: dict, figures: dict) -> None:
+    counts, peak, feature_bytes = m["counts"], m["peak"], m["feature_bytes"]
     mb = 1e6
     rows = [
-        ("corpus", f"{args.corpus} ({args.representation}, D = {width})"),
+        ("corpus", f"{args.corpus} ({args.representation}, D = {m['width']})"),
         ("songs", f"{counts['songs']} ({counts['train_songs']} train, {counts['dev_songs']} dev)"),
-        ("blocks", f"{counts['rows']} stored of {all_blocks}; {figures['clips']} clips"),
-        ("feature bytes", f"{feature_bytes / mb:,.0f} MB (corpus.h5: {disk / mb:,.0f} MB)"),
-        ("seconds", f"{seconds:.1f} s (target <= {MAX_SECONDS:g} s): "
+        ("blocks", f"{counts['rows']} stored of {m['all_blocks']}; {figures['clips']} clips"),
+        ("feature bytes", f"{feature_bytes / mb:,.0f} MB (corpus.h5: {m['disk'] / mb:,.0f} MB)"),
+        ("seconds", f"{m['seconds']:.1f} s (target <= {MAX_SECONDS:g} s): "
                     f"{'OK' if figures['meets_time'] else 'MISSED'}"),
         ("cpu", f"{figures['cpu_seconds_self']:.1f} s here + "
                 f"{figures['cpu_seconds_children']:.1f} s in ffmpeg/ffprobe"),
-        ("peak memory", f"{peak / mb:,.0f} MB = {self_peak / mb:,.0f} MB here (imports: "
-                        f"{baseline / mb:,.0f} MB) + {child_peak / mb:,.0f} MB decoders (sampled)"),
+        ("peak memory", f"{peak / mb:,.0f} MB = {m['self_peak'] / mb:,.0f} MB here (imports: "
+                        f"{m['baseline'] / mb:,.0f} MB) + {m['child_peak'] / mb:,.0f} MB "
+                        "decoders (sampled)"),
         ("peak / features", f"{peak / feature_bytes:.3f} (target <= {MAX_RATIO:g}): "
                             f"{'OK' if figures['meets_memory'] else 'MISSED'}"),
-        ("random batch", f"{batch_ms:.1f} ms per batch of {BATCH} clips + targets "
-                         f"({batch_mb:.0f} MB, file in the page cache)"),
-        ("machine", f"{os.cpu_count()} CPUs, load average {load_before[0]:.2f} before, "
-                    f"{load_after[0]:.2f} after"),
+        ("random batch", f"{m['batch_ms']:.1f} ms per batch of {BATCH} clips + targets "
+                         f"({m['batch_mb']:.0f} MB, file in the page cache)"),
+        ("machine", f"{os.cpu_count()} CPUs, load average {m['load_before'][0]:.2f} before, "
+                    f"{m['load_after'][0]:.2f} after"),
     ]
     width_key = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width_key}}  {value}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    m = _measure(args)
+    figures = _figures(args, m)
+    _print_table(args, m, figures)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
+        write_json_atomic(args.json, figures, indent=1, allow_nan=True)
     return 0
 
 

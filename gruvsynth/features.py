@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft
 
+from gruvsynth import defaults
 from gruvsynth.errors import ParameterError
 
 __all__ = [
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 #: Samples per block: a quarter of a second at 44.1 kHz (the paper; ``freq / 4`` in its code).
-BLOCK = 11025
+BLOCK = defaults.BLOCK
 
 #: The feature representations :func:`to_features` knows.
 REPRESENTATIONS = ("fft", "rfft")
@@ -254,7 +255,7 @@ def magnitudes(features: np.ndarray, *, representation: str = "fft") -> np.ndarr
     return mag.astype(np.float32, copy=False)
 
 
-def bin_frequencies(block: int = BLOCK, *, sr: int = 44100) -> np.ndarray:
+def bin_frequencies(block: int = BLOCK, *, sr: int = defaults.SR) -> np.ndarray:
     """Frequencies in Hz of the bins returned by :func:`magnitudes`.
 
     Parameters

@@ -82,6 +82,7 @@ import os
 import numpy as np
 import scipy.signal
 
+from gruvsynth import defaults
 from gruvsynth import features as feats
 from gruvsynth.errors import CorpusError, ParameterError
 
@@ -211,7 +212,7 @@ def _uniform_distance(v: np.ndarray, w: np.ndarray) -> float:
 def noise_distance(
     audio: np.ndarray,
     *,
-    sr: int = 44100,
+    sr: int = defaults.SR,
     frame: int = NOISE_FRAME,
     lags: tuple[int, ...] = NOISE_LAGS,
     band: tuple[float, float] = NOISE_BAND,
@@ -331,7 +332,7 @@ def phase_randomised(audio: np.ndarray, *, block: int = feats.BLOCK,
     return feats.to_audio(out.astype(np.float32), representation="rfft", block=block)
 
 
-def synthetic_chord(seconds: float, *, sr: int = 44100, rms: float = 0.1,
+def synthetic_chord(seconds: float, *, sr: int = defaults.SR, rms: float = 0.1,
                     notes: tuple[float, ...] = CHORD) -> np.ndarray:
     """A steady chord: each note with harmonics 1..4 at amplitudes ``1/h``, at a given RMS.
 
@@ -498,7 +499,7 @@ def calibrate(corpus, *, seed: int = 0, clips: int = CALIBRATION_CLIPS) -> dict:
 
 
 def calibration_from_scores(scores: dict, *, corpus: str | None = None, seed: int | None = None,
-                            clip_seconds: float | None = None, sr: int = 44100) -> dict:
+                            clip_seconds: float | None = None, sr: int = defaults.SR) -> dict:
     """The threshold, margins and anchors' verdicts from the anchors' scores.
 
     What :func:`calibrate` does once it has scored its anchors (also useful to judge with
@@ -571,7 +572,7 @@ def is_noise_like(score: float | None, calibration: dict) -> bool | None:
     return _rule(score, calibration.get("threshold"), bool(calibration.get("separated")))
 
 
-def noise_verdict(audio: np.ndarray, calibration: dict, *, sr: int = 44100) -> dict:
+def noise_verdict(audio: np.ndarray, calibration: dict, *, sr: int = defaults.SR) -> dict:
     """Judge audio against a corpus's calibration.
 
     Parameters

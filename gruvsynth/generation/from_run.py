@@ -263,28 +263,9 @@ def generate_from_run(
     blocks = generate(model, seed_array, iterations=n_iter, method=method, batch=True,
                       progress=progress)
     features, audio, seed_audio = _to_audio(corpus, blocks, seeds)
-    config = getattr(run, "config", {}) or {}
-    settings = {
-        "run": os.fspath(run.path),
-        "checkpoint": os.fspath(which),
-        "cell": config.get("cell"),
-        "hidden": config.get("hidden"),
-        "method": method,
-        "seed_from": source,
-        "seed_index": None if seed_index is None else int(seed_index)
-        if isinstance(seed_index, numbers.Integral) else [int(i) for i in seed_index],
-        "random_seed": seed,
-        "seed_blocks": seed_blocks,
-        "iterations": n_iter,
-        "output_blocks": output_length(seed_blocks, n_iter),
-        "times": output_length(seed_blocks, n_iter) / seed_blocks,
-        "n_seeds": n_seeds,
-        "block": block,
-        "sr": sr,
-        "representation": corpus.representation,
-        "convention": "first pass keeps all seed_blocks predictions, then one block per "
-        "iteration: output_blocks = seed_blocks + iterations",
-    }
+    settings = _settings(run, corpus, method=method, which=which, source=source,
+                         seed_index=seed_index, seed=seed, seed_blocks=seed_blocks,
+                         n_iter=n_iter, n_seeds=n_seeds)
     del model
     release_memory()
     return GenerationResult(blocks=blocks, features=features, audio=audio, seeds=seeds,
@@ -312,3 +293,31 @@ def _to_audio(corpus, blocks: np.ndarray, seeds: list[Seed]
         for s in seeds
     ])
     return features, audio, seed_audio
+
+
+def _settings(run, corpus, *, method, which, source, seed_index, seed, seed_blocks, n_iter,
+              n_seeds) -> dict:
+    """Everything needed to repeat a generation (JSON-ready)."""
+    block, sr = int(corpus.block), int(corpus.sr)
+    config = getattr(run, "config", {}) or {}
+    return {
+        "run": os.fspath(run.path),
+        "checkpoint": os.fspath(which),
+        "cell": config.get("cell"),
+        "hidden": config.get("hidden"),
+        "method": method,
+        "seed_from": source,
+        "seed_index": None if seed_index is None else int(seed_index)
+        if isinstance(seed_index, numbers.Integral) else [int(i) for i in seed_index],
+        "random_seed": seed,
+        "seed_blocks": seed_blocks,
+        "iterations": n_iter,
+        "output_blocks": output_length(seed_blocks, n_iter),
+        "times": output_length(seed_blocks, n_iter) / seed_blocks,
+        "n_seeds": n_seeds,
+        "block": block,
+        "sr": sr,
+        "representation": corpus.representation,
+        "convention": "first pass keeps all seed_blocks predictions, then one block per "
+        "iteration: output_blocks = seed_blocks + iterations",
+    }
