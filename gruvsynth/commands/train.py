@@ -89,6 +89,7 @@ TOML_OTHER_KEYS = ("corpus", "corpus_dir", "out", "run_dir", "quiet", "feed",
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``gruvsynth train``'s arguments to ``parser``."""
+    # One declaration per option, in the order --help shows them: it reads better whole.
     parser.add_argument(
         "corpus", nargs="?", metavar="CORPUS_DIR",
         help="corpus folder made by `gruvsynth prepare` (may be omitted to resume -o RUN_DIR)")
