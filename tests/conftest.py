@@ -84,7 +84,7 @@ def tiny_run(tmp_path_factory, tiny_corpora):
 #: run, a trained model, prepared corpora) are built once.
 SPLIT_MODULES = frozenset({
     "test_backends.py", "test_distribute.py", "test_resident.py", "test_security.py",
-    "test_train_cli.py", "test_train_step_benchmark.py", "test_training.py",
+    "test_train_cli.py", "test_fused_twin.py", "test_training.py",
 })
 
 #: The longest work units first (node-id prefixes, longest first): xdist hands out the units
@@ -104,9 +104,9 @@ LONGEST_FIRST = (
     "tests/test_training.py::test_loss_falls_on_a_tone",
     "tests/test_security.py::test_a_cell_of_ones_own_loads_only_when_its_module_is_named",
     "tests/test_sweep.py",
-    "tests/test_train_step_benchmark.py::test_benchmark_times_the_resident_feed_on_jax",
+    "tests/test_fused_twin.py::test_benchmark_times_the_resident_feed_on_jax",
     "tests/test_docs.py",
-    "tests/test_train_step_benchmark.py::test_benchmark_runs_at_tiny_size_and_writes_json",
+    "tests/test_fused_twin.py::test_benchmark_runs_at_tiny_size_and_writes_json",
     "tests/test_train_cli.py::test_every_cell_trains_saves_and_loads_on_every_backend[torch]",
     "tests/test_evaluation.py",
     "tests/test_noise.py",
