@@ -78,7 +78,9 @@ def atomic_path(path, *, fsync: bool = False) -> Iterator[Path]:
     path = Path(path)
     with writing(path.parent):
         path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex[:8]}-{path.name}")
+    # .tmp-<stem>-<random><suffix>: the suffix stays last (Keras and matplotlib choose the
+    # format from it), and a leftover starts with the name of the file it was to become.
+    tmp = path.with_name(f"{TMP_PREFIX}{path.stem}-{uuid.uuid4().hex[:8]}{path.suffix}")
     try:
         with writing(path):
             yield tmp

@@ -7,8 +7,10 @@ that needs Keras calls :func:`select_backend` first, which sets ``KERAS_BACKEND`
 lets Keras be imported.
 
 Everything else in the package uses ``keras`` and ``keras.ops`` only.  Code that must call a
-backend's own API (TensorFlow's op determinism, a backend's version number) goes here, and
-nowhere else.
+backend's own API (TensorFlow's op determinism, a backend's version number) goes here or in
+this package's submodules, and nowhere else: :mod:`gruvsynth.backends.jax` (data-parallel
+meshes, the resident feed's compiled steps), :mod:`gruvsynth.backends.tensorflow` (the mirrored
+strategy) and :mod:`gruvsynth.backends.torch` (whether a compiled training step is the default).
 """
 
 from __future__ import annotations

@@ -130,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
 
     select_backend(args.backend)
     from gruvsynth.evaluation import evaluate_run, format_table
-    from gruvsynth.training import import_cell_modules, open_run
+    from gruvsynth.train.config import import_cell_modules
+    from gruvsynth.train.runs import open_run
 
     import_cell_modules(args.cell_module)
     quiet = getattr(args, "verbosity", 0) < 0

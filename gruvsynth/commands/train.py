@@ -13,7 +13,7 @@ from gruvsynth.defaults import DEFAULT_RECIPE, RECIPES
 from gruvsynth.distribute import MODES, DistributeConfig
 from gruvsynth.errors import ParameterError
 from gruvsynth.resident import DEFAULT_STEPS_PER_CALL, FEEDS, check_steps_per_call
-from gruvsynth.training import TrainConfig
+from gruvsynth.train.config import TrainConfig
 
 HELP = "train an LSTM/GRU model on a prepared corpus (resumable)"
 
@@ -268,7 +268,9 @@ def read_config_file(path: str | Path) -> tuple[dict, dict]:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``gruvsynth train`` with parsed arguments."""
-    from gruvsynth.training import CONFIG_NAME, open_run, require_imported_cell, train
+    from gruvsynth.train.config import require_imported_cell
+    from gruvsynth.train.loop import train
+    from gruvsynth.train.runs import CONFIG_NAME, open_run
 
     fields, other = read_config_file(args.config) if args.config else ({}, {})
     corpus = args.corpus or other.get("corpus")

@@ -35,6 +35,7 @@ from gruvsynth.generation.sizes import (
 )
 from gruvsynth.generation.steppers import generate, model_width
 from gruvsynth.models import float32_model
+from gruvsynth.train.runs import as_run
 
 __all__ = ["output_paths", "GenerationResult", "release_memory", "as_run", "generate_from_run"]
 
@@ -158,24 +159,6 @@ def release_memory() -> None:
     import gc
 
     gc.collect()
-
-
-def as_run(run):
-    """``run`` itself, or the run folder it names opened (:func:`gruvsynth.training.open_run`).
-
-    Parameters
-    ----------
-    run : gruvsynth.training.Run or str or os.PathLike
-
-    Returns
-    -------
-    gruvsynth.training.Run
-    """
-    if isinstance(run, (str, os.PathLike)):
-        from gruvsynth.training import open_run
-
-        return open_run(run)
-    return run
 
 
 def generate_from_run(

@@ -55,11 +55,9 @@ from gruvsynth.errors import CheckpointError, RunError
 from gruvsynth.fileio import (
     TMP_PREFIX,
     atomic_path,
-    fsync_folder,
     read_json,
     write_csv_atomic,
     write_json_atomic,
-    writing,
 )
 from gruvsynth.train.config import cell_label, config_differences, config_hash
 from gruvsynth.train.modelfiles import STAMP_NAME, check_model_file, load_model_file, read_stamp
@@ -81,6 +79,7 @@ __all__ = [
     "RESUME_FILES",
     "Run",
     "open_run",
+    "as_run",
     "format_summary",
     "corpus_differences",
     "resolve_run_dir",
@@ -421,6 +420,22 @@ def corpus_differences(config: dict, corpus) -> str:
     return "; ".join(diffs) or "the same sizes, but other songs, another split or other statistics"
 
 
+def as_run(run) -> Run:
+    """``run`` itself, or the run folder it names opened (:func:`open_run`).
+
+    Parameters
+    ----------
+    run : Run or str or os.PathLike
+
+    Returns
+    -------
+    Run
+    """
+    if isinstance(run, (str, os.PathLike)):
+        return open_run(run)
+    return run
+
+
 def open_run(run_dir) -> Run:
     """Open a run folder written by :func:`train`.
 
@@ -611,32 +626,20 @@ def save_checkpoint(model, run_dir: Path, epoch: int, stamp: dict, *,
     """Write ``checkpoints/epoch-NNNNNN.keras`` (or ``name``) atomically and fsynced, with a
     stamp (:data:`STAMP_NAME`) naming run and epoch.
 
-    The temporary file is ``.tmp-<name>-<pid>.keras`` (Keras insists on the ``.keras``
-    extension), removed on failure and by :func:`clean_temporaries` after a kill.
+    The temporary file is :func:`gruvsynth.fileio.atomic_path`'s (``.tmp-<name>-<random>.keras``:
+    Keras insists on the ``.keras`` extension), removed on failure and by
+    :func:`clean_temporaries` after a kill.
 
     Returns
     -------
     pathlib.Path
         The checkpoint.
     """
-    folder = run_dir / CHECKPOINT_DIR
-    path = folder / (name or checkpoint_name(epoch))
-    # Not fileio.atomic_path: its temporary name (.tmp-<random>-<name>) does not start with
-    # the checkpoint's name, which the kill-during-save test looks for (see the report).
-    tmp = path.with_name(f"{TMP_PREFIX}{path.name}-{os.getpid()}.keras")
-    with writing(path):
-        folder.mkdir(exist_ok=True)
-        try:
-            model.save(tmp)
-            with zipfile.ZipFile(tmp, "a") as z:
-                z.writestr(STAMP_NAME, json.dumps({**stamp, "epoch": int(epoch)}))
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-    fsync_folder(folder)
+    path = run_dir / CHECKPOINT_DIR / (name or checkpoint_name(epoch))
+    with atomic_path(path, fsync=True) as tmp:
+        model.save(tmp)
+        with zipfile.ZipFile(tmp, "a") as z:
+            z.writestr(STAMP_NAME, json.dumps({**stamp, "epoch": int(epoch)}))
     return path
 
 
