@@ -662,11 +662,9 @@ def main(argv=None) -> int:
         report = {"ratio": result["ratio"], "machine": machine(), "results": [result]}
         print(table([result]))
     if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(report, indent=2) + "\n")
-        os.replace(tmp, path)
+        from gruvsynth.fileio import write_json_atomic
+
+        write_json_atomic(Path(args.json), report)
     return 0
 
 

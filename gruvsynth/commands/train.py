@@ -12,8 +12,8 @@ from gruvsynth.checks import check_choice
 from gruvsynth.defaults import DEFAULT_RECIPE, RECIPES
 from gruvsynth.distribute import MODES, DistributeConfig
 from gruvsynth.errors import ParameterError
-from gruvsynth.resident import DEFAULT_STEPS_PER_CALL, FEEDS, check_steps_per_call
 from gruvsynth.train.config import TrainConfig
+from gruvsynth.train.resident import DEFAULT_STEPS_PER_CALL, FEEDS, check_steps_per_call
 
 HELP = "train an LSTM/GRU model on a prepared corpus (resumable)"
 
