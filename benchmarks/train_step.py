@@ -35,7 +35,7 @@ The project's step (``--path``), every path with TensorFlow's op determinism on,
     What ``gruvsynth train`` uses, chosen the same way (``--feed``, ``--precision``): with the
     streamed feed, :class:`gruvsynth.train.steps.KerasSteps` (one ``train_on_batch`` of numpy
     arrays per step, through the fused twin for the LSTM and GRU); with the resident feed
-    (JAX; the default on a JAX GPU), :class:`gruvsynth.resident.ResidentSteps` (the clips on
+    (JAX; the default on a JAX GPU), :class:`gruvsynth.train.resident.ResidentSteps` (the clips on
     the device, ``--steps-per-call`` steps per compiled call).
 ``fused``
     ``train_on_batch`` of :func:`gruvsynth.models.fused_model`: the same model and variables,

@@ -154,7 +154,7 @@ def train_settings(settings: dict, recipe: str) -> dict:
     Returns
     -------
     dict
-        :class:`gruvsynth.training.TrainConfig` fields.
+        :class:`gruvsynth.train.config.TrainConfig` fields.
     """
     train = settings["train"]
     out = {k: v for k, v in train.items() if not isinstance(v, dict)}
@@ -526,7 +526,7 @@ except GruvError as exc:
 
 
 def train_isolated(corpus_dir, folder, *, config, progress: bool = True):
-    """:func:`gruvsynth.training.train` in a fresh Python process; its memory is returned to
+    """:func:`gruvsynth.train.loop.train` in a fresh Python process; its memory is returned to
     the system when the run ends.
 
     Returns
@@ -565,7 +565,7 @@ def train_isolated(corpus_dir, folder, *, config, progress: bool = True):
 
 def train_config(settings: dict, cell: str, *, hidden: int, layers: int, epochs: int,
                  seed: int | None = None):
-    """The :class:`gruvsynth.training.TrainConfig` of one of the profile's runs (the
+    """The :class:`gruvsynth.train.config.TrainConfig` of one of the profile's runs (the
     profile's ``[train]`` section with the cell's recipe's ``[train.<recipe>]`` table on top
     (:func:`train_settings`), the run's sizes and its seed: the profile's ``[train] seed``
     when ``seed`` is None)."""

@@ -10,7 +10,7 @@ corpora
 checkpoints and final models
     Each run's parameter count (:func:`gruvsynth.models.param_count`); a checkpoint holds
     the weights and RMSprop's velocities, one float32 each (``8 × parameters`` bytes plus
-    about 27 KB of HDF5 and JSON); :func:`gruvsynth.training.train` keeps the newest
+    about 27 KB of HDF5 and JSON); :func:`gruvsynth.train.loop.train` keeps the newest
     ``keep_checkpoints`` of them, writes the next one beside them before pruning (one more
     for a moment) and makes ``model.keras`` a hard link to the last one (no bytes), or a copy
     where the file system has no hard links (probed in the runs folder).
@@ -19,7 +19,7 @@ samples
 memory and time
     Measured on this device, in the process that will train: the smallest and the largest
     model of the plan are built as training builds them and timed over a few training steps
-    and dev-loss batches on random clips (:func:`gruvsynth.training.time_steps`), with the
+    and dev-loss batches on random clips (:func:`gruvsynth.train.loop.time_steps`), with the
     process's peak resident memory (and device memory on a GPU) around each.  Every run's step time and
     memory is interpolated between the two by parameter count; a run's time is its build and
     compilation plus its epochs × (training steps + dev-loss batches).  Generation,
@@ -149,14 +149,14 @@ def checkpoint_bytes(params: int) -> int:
 
 
 def checkpoints_written(epochs: int, every: int) -> int:
-    """Checkpoints :func:`gruvsynth.training.train` writes in ``epochs`` epochs: one every
+    """Checkpoints :func:`gruvsynth.train.loop.train` writes in ``epochs`` epochs: one every
     ``every`` epochs and one at the last epoch."""
     return epochs // every + (1 if epochs % every else 0)
 
 
 def hard_links_work(folder: Path) -> bool:
     """Whether the file system of ``folder`` (or of its nearest existing parent) makes hard
-    links, as :func:`gruvsynth.training.train` does for ``model.keras``.  False when it cannot
+    links, as :func:`gruvsynth.train.loop.train` does for ``model.keras``.  False when it cannot
     be tried (then the plan counts a copy)."""
     where = existing_parent(folder)
     try:
@@ -284,7 +284,7 @@ MEASURE_PREFIX = "gruvsynth-plan-measure "
 def measure(settings: dict, runs: list[dict], *, clip_blocks: int, features: int) -> list[dict]:
     """Time the smallest and the largest of ``runs`` on this device, as training would.
 
-    Each model is built and stepped (:func:`gruvsynth.training.time_steps`) where the runs
+    Each model is built and stepped (:func:`gruvsynth.train.loop.time_steps`) where the runs
     will train: in this process, or, when the profile trains each run in a process of its own
     (:func:`common.isolated`), in a fresh process, so that this one does not keep the memory
     TensorFlow holds on to after training.  The process's peak memory is measured around each
@@ -293,7 +293,7 @@ def measure(settings: dict, runs: list[dict], *, clip_blocks: int, features: int
     Returns
     -------
     list of dict
-        One or two entries (smallest first): :func:`gruvsynth.training.time_steps`'s figures
+        One or two entries (smallest first): :func:`gruvsynth.train.loop.time_steps`'s figures
         plus ``run`` (its name), ``rss_bytes`` (the process's peak resident memory while
         building and stepping that model; since the process started where the high-water
         mark cannot be reset), ``base_rss_bytes`` (the process before) and ``device_bytes``
@@ -335,7 +335,7 @@ def measure(settings: dict, runs: list[dict], *, clip_blocks: int, features: int
 
 def measure_here(*, configs: list[dict], features: int, clip_blocks: int) -> list[dict]:
     """:func:`measure`'s work in this process: each configuration (a
-    :meth:`gruvsynth.training.TrainConfig.to_dict`) timed, with the peak memory around it."""
+    :meth:`gruvsynth.train.config.TrainConfig.to_dict`) timed, with the peak memory around it."""
     import gc
 
     from gruvsynth.backends import peak_memory, reset_peak_memory, select_backend

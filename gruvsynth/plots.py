@@ -165,7 +165,7 @@ def plot_loss_curves(history, *, ax=None, label: str | None = None, color=None,
     ----------
     history : list of dict or dict of sequences
         Per epoch: ``epoch``, ``loss`` and ``dev_loss`` (``None``/NaN where not evaluated), as
-        :attr:`gruvsynth.training.Run.history`.
+        :attr:`gruvsynth.train.runs.Run.history`.
     ax : matplotlib.axes.Axes, optional
     label : str, optional
         Legend label; the lines are labelled ``"<label> train"`` and ``"<label> dev"``.

@@ -93,7 +93,7 @@ def start_data_parallel(*, devices: int | None, coordinator: str | None,
         processor (``XLA_FLAGS=--xla_force_host_platform_device_count``, only before JAX
         starts).
     coordinator, num_processes, process_id
-        As :class:`gruvsynth.distribute.DistributeConfig`; ``None`` reads
+        As :class:`gruvsynth.train.distribute.DistributeConfig`; ``None`` reads
         ``KERAS_DISTRIBUTION_JOB_ADDRESSES``, ``KERAS_DISTRIBUTION_NUM_PROCESSES`` and
         ``KERAS_DISTRIBUTION_PROCESS_ID``.
 

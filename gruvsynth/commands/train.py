@@ -235,7 +235,7 @@ def read_config_file(path: str | Path) -> tuple[dict, dict]:
     Returns
     -------
     fields : dict
-        :class:`~gruvsynth.training.TrainConfig` field values.
+        :class:`~gruvsynth.train.config.TrainConfig` field values.
     other : dict
         ``corpus``, ``out`` and ``quiet`` if present.
 

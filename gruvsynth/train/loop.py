@@ -107,7 +107,7 @@ def train(corpus_dir, run_dir=None, *, config: TrainConfig | None = None, progre
         Show progress bars (epochs, and batches within an epoch) and a summary on stderr.
     distribute : gruvsynth.distribute.DistributeConfig, str, dict or None
         Train data-parallel over several devices or processes (``"data-parallel"``, or a
-        :class:`~gruvsynth.distribute.DistributeConfig`); ``None`` trains on one device.  Not
+        :class:`~gruvsynth.train.distribute.DistributeConfig`); ``None`` trains on one device.  Not
         part of the run's configuration: a run may resume with another setting.  On a
         process other than process 0 / the chief, nothing is written to ``run_dir`` and the
         returned run is that process's private copy (see :mod:`gruvsynth.distribute`).
@@ -120,7 +120,7 @@ def train(corpus_dir, run_dir=None, *, config: TrainConfig | None = None, progre
         arithmetic are the same).
     steps_per_call : int, optional
         Training steps per compiled call with the resident feed (default
-        :data:`gruvsynth.resident.DEFAULT_STEPS_PER_CALL`).
+        :data:`gruvsynth.train.resident.DEFAULT_STEPS_PER_CALL`).
     **overrides
         Fields of :class:`TrainConfig` to change, e.g. ``hidden=64, epochs=10``.
 

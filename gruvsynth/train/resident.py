@@ -41,7 +41,7 @@ __all__ = ["ResidentSteps", "DEFAULT_STEPS_PER_CALL", "FEEDS", "MEMORY_SHARE", "
 #: Training steps per compiled call (fewer host round trips; the progress bar moves by this).
 DEFAULT_STEPS_PER_CALL = 20
 
-#: Values of the ``feed`` option of :func:`gruvsynth.training.train`.
+#: Values of the ``feed`` option of :func:`gruvsynth.train.loop.train`.
 FEEDS = ("auto", "stream", "resident")
 
 #: ``feed="auto"`` keeps the clips resident if they take at most this share of free memory.

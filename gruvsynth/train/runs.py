@@ -1,4 +1,4 @@
-"""The run-folder format: what :func:`gruvsynth.training.train` writes, and how it is read.
+"""The run-folder format: what :func:`gruvsynth.train.loop.train` writes, and how it is read.
 
 A run folder holds:
 
