@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from gruvsynth.backends import BACKENDS
 from gruvsynth.cli import subcommand_main
 from gruvsynth.commands import argtypes
 from gruvsynth.errors import ParameterError
@@ -95,7 +96,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"generation method (default: {DEFAULT_METHOD})")
     parser.add_argument("--no-generate", action="store_true",
                         help="skip generation (dev loss, Figure 3 and dev audio only)")
-    parser.add_argument("--backend", choices=("tensorflow", "jax", "torch"), default=None,
+    parser.add_argument("--backend", choices=BACKENDS, default=None,
                         help="Keras backend (default: $KERAS_BACKEND if set, else tensorflow)")
     argtypes.add_cell_module_argument(parser)
 

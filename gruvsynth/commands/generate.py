@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from gruvsynth.backends import BACKENDS
 from gruvsynth.cli import subcommand_main
 from gruvsynth.commands import argtypes
 from gruvsynth.defaults import (  # the paper's or the authors' code's where they have one
@@ -121,7 +122,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="the model: the final model.keras, the latest checkpoint, the epoch "
                    "with the lowest dev loss (checkpoints/best.keras), or a model file "
                    f"(default: {DEFAULT_CHECKPOINT})")
-    m.add_argument("--backend", choices=("tensorflow", "jax", "torch"), default=None,
+    m.add_argument("--backend", choices=BACKENDS, default=None,
                    help="Keras backend (default: $KERAS_BACKEND if set, else tensorflow)")
     argtypes.add_cell_module_argument(m)
     parser.add_argument("--force", action="store_true",

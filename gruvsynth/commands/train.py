@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from gruvsynth.backends import PRECISIONS
+from gruvsynth.backends import BACKENDS, PRECISIONS
 from gruvsynth.checks import check_choice
 from gruvsynth.defaults import DEFAULT_RECIPE, RECIPES
 from gruvsynth.distribute import MODES, DistributeConfig
@@ -141,7 +141,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--eval-every", type=int, metavar="K",
         help=f"compute the dev loss every K epochs (default: {DEFAULT_EVAL_EVERY}; paper: 1)")
     t.add_argument(
-        "--backend", choices=("tensorflow", "jax", "torch"),
+        "--backend", choices=BACKENDS,
         help="Keras backend (default: $KERAS_BACKEND if set, else tensorflow; the paper used "
              "Theano)")
     t.add_argument(
