@@ -379,6 +379,7 @@ def test_float32_model_rebuilds_a_bfloat16_model_with_the_same_weights(cell, rng
     assert float32_model(full) is full  # already float32: itself
 
 
+@pytest.mark.slow
 def test_a_bfloat16_trained_model_generates_and_evaluates_in_float32(tiny_corpora, tmp_path):
     """Generating from a model trained with precision="bfloat16" runs in float32 (on a GPU
     Keras's LSTM routes float32 sequences through cuDNN, which rejects bfloat16 outputs)."""
@@ -404,3 +405,32 @@ def test_a_bfloat16_trained_model_generates_and_evaluates_in_float32(tiny_corpor
     np.testing.assert_allclose(faithful, by_hand, rtol=1e-4, atol=1e-5)
     ev = evaluate_run(run, generate=result, out_dir=tmp_path / "eval", progress=False)
     assert np.isfinite(ev["dev_loss"])
+
+
+def test_release_memory_collects_only_for_models_worth_it():
+    import gc
+
+    from gruvsynth import generation
+
+    model = build_model(hidden=HIDDEN, features=FEATURES, compile=False, seed=1)
+    assert generation.model_bytes(model) == 4 * model.count_params()  # float32 weights
+    full = []
+
+    def seen(phase, info):
+        if phase == "start" and info["generation"] == 2:
+            full.append(info)
+
+    was_enabled = gc.isenabled()
+    gc.disable()  # no collection of Python's own accord during the test
+    gc.callbacks.append(seen)
+    try:
+        generation.release_memory(generation.model_bytes(model))
+        assert full == []  # a tiny model: left to Python's collector
+        generation.release_memory(generation.COLLECT_ABOVE_BYTES)
+        assert len(full) == 1
+        generation.release_memory()
+        assert len(full) == 2
+    finally:
+        gc.callbacks.remove(seen)
+        if was_enabled:
+            gc.enable()

@@ -101,8 +101,9 @@ def evaluate_run(
     model = float32_model(run.load_model(which, compile=False))
     dev = dev_pass(model, corpus, batch_size=batch_size, band=band, progress=progress)
     train_loss = split_loss(model, corpus, "train", batch_size=batch_size)
+    nbytes = generation.model_bytes(model)
     del model
-    generation.release_memory()  # before generation loads the model again
+    generation.release_memory(nbytes)  # before generation loads the model again
     baselines = baseline_losses(corpus)
     config = getattr(run, "config", {}) or {}
     fig3_path = save_figure3(out_dir / "fig3.npz", dev, cell=str(config.get("cell")),

@@ -11,9 +11,11 @@ and both implementations; the only part that imports Keras), :mod:`gruvsynth.gen
 """
 
 from gruvsynth.generation.from_run import (
+    COLLECT_ABOVE_BYTES,
     GenerationResult,
     as_run,
     generate_from_run,
+    model_bytes,
     output_paths,
     release_memory,
 )
@@ -52,5 +54,7 @@ __all__ = [
     "generation_bytes",
     "check_generation_size",
     "release_memory",
+    "COLLECT_ABOVE_BYTES",
+    "model_bytes",
     "as_run",
 ]
