@@ -49,6 +49,7 @@ def _data(rng, batch=BATCH, steps=STEPS):
     return x, y
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell, layers, input_projection", SHAPES)
 def test_fused_twin_has_the_same_outputs_and_gradients(cell, layers, input_projection, rng):
     plain, other, twin = _pair(cell, layers, input_projection,
@@ -95,6 +96,7 @@ def test_fused_twin_follows_the_same_loss_trajectory(cell, layers, input_project
     assert float(twin.test_on_batch(x, y)) == pytest.approx(end, rel=1e-5)
 
 
+@pytest.mark.slow
 def test_fused_twin_without_xla_and_with_another_sequence_length(rng):
     plain, other, twin = _pair("lstm", 1, True, jit_compile=False)
     assert twin.jit_compile is False
@@ -104,6 +106,7 @@ def test_fused_twin_without_xla_and_with_another_sequence_length(rng):
             float(plain.train_on_batch(x, y)), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_xla_twin_is_deterministic_with_op_determinism(rng):
     from gruvsynth.backend import enable_determinism
 
@@ -188,6 +191,7 @@ def test_training_steps_use_the_twin_for_lstm_and_the_model_otherwise():
     assert local_steps(peephole).trainer is peephole
 
 
+@pytest.mark.slow
 def test_reference_uses_keras_rmsprop_hyper_parameters():
     torch = pytest.importorskip("torch")
     sys.path.insert(0, str(ROOT / "benchmarks"))

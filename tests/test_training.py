@@ -298,6 +298,7 @@ def test_damaged_and_foreign_checkpoints_give_checkpoint_errors(corpora, tmp_pat
     assert issubclass(CheckpointError, GruvError)
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(corpora, tmp_path):
     out = tmp_path / "run"
     # one batch per epoch; RMSprop's first step with this rate throws the weights to ~1e30,
@@ -341,6 +342,7 @@ def test_a_cell_class_of_ones_own_is_recorded_and_resumed(corpora, tmp_path):
     assert type(again.load_model().get_layer("rnn_1").cell).__name__ == "SimpleRNNCell"
 
 
+@pytest.mark.slow
 def test_eval_every(corpora, tmp_path):
     run = train(corpora["mini"], tmp_path / "run", hidden=8, epochs=4, eval_every=2,
                 progress=False)
@@ -390,6 +392,7 @@ def test_nan_features_are_blamed_on_the_data_not_the_learning_rate(corpora, tmp_
     assert "try a lower learning rate" not in str(excinfo.value)
 
 
+@pytest.mark.slow
 def test_train_warns_before_the_first_epoch_about_features_without_spread(tmp_path, caplog):
     from helpers.synth import tone, write_wav
 
