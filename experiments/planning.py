@@ -406,8 +406,8 @@ def make_plan(settings: dict, paths: common.Paths, runs, *, measure_steps: bool 
         From :func:`common.training_plan`.
     measure_steps : bool
         Measure the step speed and memory on this device (:func:`measure`: seconds for small
-        models, about a minute at the paper's size on 2 CPU cores); without it the plan has
-        no time or memory figures.
+        models, about a minute at the paper's size on 2 CPU cores); without it, or when
+        every run is finished already, the plan has no time or memory figures.
 
     Returns
     -------
@@ -425,7 +425,9 @@ def make_plan(settings: dict, paths: common.Paths, runs, *, measure_steps: bool 
     sized = run_sizes(settings, paths, runs, corpora, hard_links=hard)
     c = settings["corpus"]
     measured = []
-    if measure_steps and sized:
+    # every run finished: nothing will train, so nothing is worth timing (a minute on 2 CPU
+    # cores at the paper's size)
+    if measure_steps and any(r["state"] != "finished" for r in sized):
         measured = measure(settings, sized, clip_blocks=int(c["clip_blocks"]),
                            features=int(corpora[0]["features"]))
         estimate(sized, measured, settings)
@@ -542,6 +544,8 @@ def format_plan(plan: dict, *, runs: bool = False) -> list[str]:
         lines.append(f"  time: about {human_seconds(plan['seconds'])} of training at the "
                      "measured step speed (interpolated by parameter count; generation, "
                      "evaluation and checkpoint writes not included)")
+    elif sized and all(r["state"] == "finished" for r in sized):
+        lines.append("  memory and time: nothing left to train (every run is finished)")
     else:
         lines.append("  memory and time: not measured")
     if runs:

@@ -260,6 +260,9 @@ def test_smoke_rerun_resumes_and_redoes_nothing(smoke):
     record = json.loads((out / "reproduction.json").read_text())
     assert [s["status"] for s in record["stages"]] == ["done"] + ["already done"] * 5
     assert "already prepared" in again.stdout
+    # nothing left to train: the plan times no training step
+    assert "memory and time: nothing left to train (every run is finished)" in again.stdout
+    assert record["plan"]["measured"] == []
     # one script alone, forced: the figure is redrawn, the finished runs are not retrained
     png = out / "figures" / "fig1_loss_curves.png"
     png_before = png.stat().st_mtime_ns
