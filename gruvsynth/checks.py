@@ -14,14 +14,16 @@ from collections.abc import Iterable
 
 from gruvsynth.errors import ParameterError
 
-__all__ = ["check_int", "check_optional_int", "check_float", "check_choice"]
+__all__ = ["check_int", "check_optional_int", "check_float", "check_bool", "check_choice"]
 
 
-def _int_kind(minimum: int) -> str:
+def _int_kind(minimum: int | None) -> str:
+    if minimum is None:
+        return "an integer"
     return "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
 
 
-def check_int(name: str, value, *, minimum: int = 1) -> int:
+def check_int(name: str, value, *, minimum: int | None = 1) -> int:
     """``value`` as an ``int``, if it is an integer (not a bool) of at least ``minimum``.
 
     Parameters
@@ -29,7 +31,8 @@ def check_int(name: str, value, *, minimum: int = 1) -> int:
     name : str
         The argument's name, for the message.
     value : object
-    minimum : int
+    minimum : int or None
+        The smallest value allowed; None: any integer (a seed).
 
     Returns
     -------
@@ -40,7 +43,8 @@ def check_int(name: str, value, *, minimum: int = 1) -> int:
     ParameterError
         ``value`` is not an integer (``True`` and ``2.0`` are not), or is below ``minimum``.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+    if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+            or (minimum is not None and value < minimum)):
         raise ParameterError(f"{name} must be {_int_kind(minimum)}, got {value!r}")
     return int(value)
 
@@ -81,6 +85,19 @@ def check_float(name: str, value, *, minimum: float | None = None, positive: boo
                 f"a number >= {minimum:g}" if minimum is not None else "a finite number")
         raise ParameterError(f"{name} must be {kind}, got {value!r}")
     return float(value)
+
+
+def check_bool(name: str, value) -> bool:
+    """``value`` itself, if it is ``True`` or ``False`` (not 0, 1 or a string).
+
+    Raises
+    ------
+    ParameterError
+        ``value`` is not a bool.
+    """
+    if not isinstance(value, bool):
+        raise ParameterError(f"{name} must be true or false, got {value!r}")
+    return value
 
 
 def check_choice(name: str, value, choices: Iterable):

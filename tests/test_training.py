@@ -71,6 +71,22 @@ def test_train_config_rejects_bad_values(bad):
         TrainConfig().replace(**bad)
 
 
+def test_seed_and_switch_checks_keep_their_wording():
+    import re
+
+    from gruvsynth.checks import check_bool, check_int
+
+    assert TrainConfig(seed=-3).seed == -3  # any integer is a seed
+    assert check_int("n", -7, minimum=None) == -7 and check_bool("x", False) is False
+    for bad, message in (({"seed": True}, "seed must be an integer, got True"),
+                         ({"seed": 1.5}, "seed must be an integer, got 1.5"),
+                         ({"keep_best": 1}, "keep_best must be true or false, got 1"),
+                         ({"input_projection": "no"},
+                          "input_projection must be true or false, got 'no'")):
+        with pytest.raises(ParameterError, match=f"^{re.escape(message)}$"):
+            TrainConfig().replace(**bad)
+
+
 def test_train_config_unknown_option_and_round_trip():
     with pytest.raises(ParameterError, match="unknown training option.*hiden"):
         TrainConfig().replace(hiden=3)

@@ -19,14 +19,13 @@ import hashlib
 import importlib
 import inspect
 import json
-import numbers
 import re
 import sys
 
 import numpy as np
 
 from gruvsynth.backends import BACKENDS, PRECISIONS
-from gruvsynth.checks import check_choice, check_float, check_int
+from gruvsynth.checks import check_bool, check_choice, check_float, check_int
 from gruvsynth.defaults import (
     DEFAULT_CELL,
     DEFAULT_HIDDEN,
@@ -132,14 +131,10 @@ class TrainConfig:
                      "eval_every"):
             check_int(name, getattr(self, name))
         check_int("keep_checkpoints", self.keep_checkpoints, minimum=0)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral):
-            raise ParameterError(f"seed must be an integer, got {self.seed!r}")
+        check_int("seed", self.seed, minimum=None)
         check_float("learning_rate", self.learning_rate, positive=True)
-        if not isinstance(self.keep_best, bool):
-            raise ParameterError(f"keep_best must be true or false, got {self.keep_best!r}")
-        if not isinstance(self.input_projection, bool):
-            raise ParameterError(
-                f"input_projection must be true or false, got {self.input_projection!r}")
+        check_bool("keep_best", self.keep_best)
+        check_bool("input_projection", self.input_projection)
         if self.backend is not None and self.backend not in BACKENDS:
             raise ParameterError(
                 f"backend must be one of {', '.join(BACKENDS)} or None, got {self.backend!r}")
