@@ -9,12 +9,16 @@ from pathlib import Path
 from gruvsynth.backends import BACKENDS
 from gruvsynth.cli import subcommand_main
 from gruvsynth.commands import argtypes
+from gruvsynth.defaults import BAND
 from gruvsynth.errors import ParameterError
 
 HELP = ("measure a trained run (dev loss, Figure 3 spectra, audio metrics, loops, novelty), "
         "or any audio files against a corpus")
 
-DESCRIPTION = """\
+#: The paper's band, as the description writes it ("4-7 kHz").
+_BAND = f"{BAND[0] / 1000:g}-{BAND[1] / 1000:g} kHz"
+
+DESCRIPTION = f"""\
 Evaluate a run folder made by `gruvsynth train`, or (--audio) any audio files against a
 corpus.
 
@@ -30,7 +34,7 @@ A run folder:
     fig3.npz with the bin frequencies;
   * audio metrics of real dev audio and of generated audio (--n-seeds sequences from random dev
     windows, 3x the seed long): spectral flatness (white noise 1, tones 0), share of energy
-    outside 4-7 kHz (the paper's GRU observation), log-spectral distance to the dev set's mean
+    outside {_BAND} (the paper's GRU observation), log-spectral distance to the dev set's mean
     spectrum (as it is, and level matched), RMS level, share of clipped samples, and the
     noise-likeness verdict calibrated on the corpus (see below);
   * generation loops (first block from which the output repeats itself) and the loop-free
