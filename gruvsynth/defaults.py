@@ -11,7 +11,8 @@ __all__ = [
     "DEFAULT_CELL", "DEFAULT_HIDDEN", "DEFAULT_FEATURES", "DEFAULT_LEARNING_RATE",
     "GENERATION_METHODS", "DEFAULT_METHOD", "SEED_SPLITS", "DEFAULT_SEED_FROM",
     "DEFAULT_SEED_BLOCKS", "DEFAULT_TIMES", "DEFAULT_N_SEEDS", "DEFAULT_CHECKPOINT",
-    "RECIPES", "DEFAULT_RECIPE", "CELL_FAMILIES", "FAMILY_LABELS", "CELL_LABELS",
+    "RECIPES", "DEFAULT_RECIPE", "RMSPROP_EPSILON", "KERAS01_ORTHOGONAL_SCALE",
+    "CELL_FAMILIES", "FAMILY_LABELS", "CELL_LABELS",
 ]
 
 # ---- audio and features
@@ -72,6 +73,11 @@ DEFAULT_CHECKPOINT = "final"
 #:     ``lstm``, ``gru``, ``keras01_lstm`` and ``keras01_gru``.
 RECIPES = ("keras3", "keras01")
 DEFAULT_RECIPE = "keras3"
+#: RMSprop's epsilon per recipe (rho is 0.9 in both).
+RMSPROP_EPSILON = {"keras3": 1e-7, "keras01": 1e-6}
+#: The scale of the ``"keras01"`` recipe's orthogonal recurrent kernels (Keras 0.1's
+#: ``orthogonal(shape, scale=1.1)``).
+KERAS01_ORTHOGONAL_SCALE = 1.1
 
 #: Which family each built-in cell belongs to: the cells that produced the paper's numbers
 #: (``"authors"``: Keras 0.1 as the authors' code ran it), today's Keras (``"keras3"``), or the

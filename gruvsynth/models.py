@@ -69,7 +69,9 @@ from gruvsynth.defaults import (
     DEFAULT_HIDDEN,
     DEFAULT_LEARNING_RATE,
     DEFAULT_RECIPE,
+    KERAS01_ORTHOGONAL_SCALE,
     RECIPES,
+    RMSPROP_EPSILON,
 )
 from gruvsynth.errors import ParameterError
 from gruvsynth.fused import FusedTwin, fused_model, supports_fused
@@ -100,8 +102,6 @@ __all__ = [
 INPUT_PROJECTION = "input_projection"
 OUTPUT_PROJECTION = "output_projection"
 
-#: RMSprop's epsilon per recipe (rho is 0.9 in both).
-_RMSPROP_EPSILON = {"keras3": 1e-7, "keras01": 1e-6}
 #: Gate blocks of the cells whose initialisers the "keras01" recipe sets.
 _RECIPE_GATES = {keras.layers.LSTM: 4, Keras01LSTMCell: 4, keras.layers.GRU: 3,
                  Keras01GRUCell: 3}
@@ -122,7 +122,8 @@ def _recipe_arguments(factory: Callable, recipe: str) -> dict:
             f"keras01_gru only, not of {getattr(factory, '__name__', repr(factory))}: use "
             "recipe='keras3' with this cell")
     arguments = {"kernel_initializer": GatewiseGlorotUniform(gates),
-                 "recurrent_initializer": GatewiseOrthogonal(gates, scale=1.1)}
+                 "recurrent_initializer": GatewiseOrthogonal(
+                     gates, scale=KERAS01_ORTHOGONAL_SCALE)}
     if gates == 4:
         arguments["unit_forget_bias"] = False
     return arguments
@@ -144,7 +145,7 @@ def make_optimizer(learning_rate: float = DEFAULT_LEARNING_RATE, *,
     """
     recipe = check_choice("recipe", recipe, RECIPES)
     return keras.optimizers.RMSprop(learning_rate=learning_rate, rho=0.9,
-                                    epsilon=_RMSPROP_EPSILON[recipe])
+                                    epsilon=RMSPROP_EPSILON[recipe])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,7 +9,12 @@ from pathlib import Path
 
 from gruvsynth.backends import BACKENDS, PRECISIONS
 from gruvsynth.checks import check_choice
-from gruvsynth.defaults import DEFAULT_RECIPE, RECIPES
+from gruvsynth.defaults import (
+    DEFAULT_RECIPE,
+    KERAS01_ORTHOGONAL_SCALE,
+    RECIPES,
+    RMSPROP_EPSILON,
+)
 from gruvsynth.distribute import MODES, DistributeConfig
 from gruvsynth.errors import ParameterError
 from gruvsynth.train.config import TrainConfig
@@ -69,6 +74,14 @@ DEFAULT_CHECKPOINT_EVERY = _D.checkpoint_every
 DEFAULT_EVAL_EVERY = _D.eval_every
 DEFAULT_KEEP_CHECKPOINTS = _D.keep_checkpoints
 DEFAULT_RUN_DIR = "runs/<YYYYmmdd-HHMMSS>-<cell>-h<hidden>"
+
+
+def _exponent(value: float) -> str:
+    """A power of ten as the help writes it: ``1e-07`` -> ``"1e-7"``."""
+    mantissa, _, power = f"{value:.0e}".partition("e")
+    return f"{mantissa}e{int(power)}"
+
+
 #: Default distribution mode (one device).
 DEFAULT_DISTRIBUTE = "none"
 
@@ -106,10 +119,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              f"your own registered cell (default: {DEFAULT_CELL}; paper: lstm and gru)")
     m.add_argument(
         "--recipe", choices=RECIPES,
-        help="optimizer and initialisation: keras3 (Keras 3's RMSprop epsilon 1e-7 and "
-             "initialisers) or keras01 (what the authors' code ran under Keras 0.1.0: RMSprop "
-             "epsilon 1e-6, each gate's weights drawn on their own, orthogonal x1.1, LSTM "
-             f"forget bias 0; for lstm, gru and keras01_*) (default: {DEFAULT_RECIPE})")
+        help=f"optimizer and initialisation: keras3 (Keras 3's RMSprop epsilon "
+             f"{_exponent(RMSPROP_EPSILON['keras3'])} and initialisers) or keras01 (what the "
+             f"authors' code ran under Keras 0.1.0: RMSprop epsilon "
+             f"{_exponent(RMSPROP_EPSILON['keras01'])}, each gate's weights drawn on their "
+             f"own, orthogonal x{KERAS01_ORTHOGONAL_SCALE:g}, LSTM forget bias 0; for lstm, "
+             f"gru and keras01_*) (default: {DEFAULT_RECIPE})")
     m.add_argument(
         "--hidden", type=int, metavar="N",
         help=f"hidden units of the input projection and recurrent layer(s) "
