@@ -101,8 +101,8 @@ TOML_OTHER_KEYS = ("corpus", "corpus_dir", "out", "run_dir", "quiet", "feed",
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``gruvsynth train``'s arguments to ``parser``."""
-    # One declaration per option, in the order --help shows them: it reads better whole.
+    """Add ``gruvsynth train``'s arguments to ``parser``, one group after another in the order
+    ``--help`` shows them."""
     parser.add_argument(
         "corpus", nargs="?", metavar="CORPUS_DIR",
         help="corpus folder made by `gruvsynth prepare` (may be omitted to resume -o RUN_DIR)")
@@ -110,7 +110,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-o", "--out", metavar="RUN_DIR",
         help=f"run folder; an existing one with the same settings is resumed "
              f"(default: {DEFAULT_RUN_DIR})")
-    m = parser.add_argument_group("model")
+    _model_options(parser.add_argument_group("model"))
+    _training_options(parser.add_argument_group("training"))
+    checkpoints = parser.add_argument_group("checkpoints and settings")
+    _checkpoint_options(checkpoints)
+    _device_options(parser.add_argument_group(
+        "several devices and machines",
+        "data-parallel training on Keras's own engines: keras.distribution.DataParallel "
+        "(jax) or tf.distribute MirroredStrategy / MultiWorkerMirroredStrategy (tensorflow)"))
+    checkpoints.add_argument(  # last in its group: --help has always shown it there
+        "--config", metavar="FILE.toml",
+        help="read options from a TOML file (keys: option names with underscores); "
+             "the command line wins")
+
+
+def _model_options(m) -> None:
+    """The ``model`` group: cell, recipe and sizes."""
     m.add_argument(
         "--cell", metavar="NAME",
         help="recurrent cell: lstm (keras.layers.LSTM), gru (keras.layers.GRU), keras01_lstm, "
@@ -137,7 +152,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="leave out the per-step Dense(hidden) before the recurrent layer (the paper's "
              "text); default: included, as in the authors' code")
-    t = parser.add_argument_group("training")
+
+
+def _training_options(t) -> None:
+    """The ``training`` group: epochs, batches, learning rate, seed, backend, precision, feed."""
     t.add_argument(
         "--epochs", type=int, metavar="N",
         help=f"epochs in total; raise it to train a finished run further "
@@ -174,7 +192,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--steps-per-call", type=int, metavar="N",
         help=f"training steps per compiled call with the resident feed "
              f"(default: {DEFAULT_STEPS_PER_CALL})")
-    c = parser.add_argument_group("checkpoints and settings")
+
+
+def _checkpoint_options(c) -> None:
+    """The ``checkpoints and settings`` group (its ``--config`` is added by
+    :func:`add_arguments`)."""
     c.add_argument(
         "--checkpoint-every", type=int, metavar="K",
         help=f"save model and optimizer state every K epochs and at the end "
@@ -187,11 +209,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-keep-best", dest="keep_best", action="store_const", const=False, default=None,
         help="do not keep checkpoints/best.keras, the epoch with the lowest dev loss "
              "(default: kept, rewritten whenever the dev loss improves; about 1 GB at the "
-             "paper's size)"),
-    d = parser.add_argument_group(
-        "several devices and machines",
-        "data-parallel training on Keras's own engines: keras.distribution.DataParallel "
-        "(jax) or tf.distribute MirroredStrategy / MultiWorkerMirroredStrategy (tensorflow)")
+             "paper's size)")
+
+
+def _device_options(d) -> None:
+    """The ``several devices and machines`` group (data-parallel training)."""
     d.add_argument(
         "--distribute", choices=MODES, default=DEFAULT_DISTRIBUTE,
         help="none: one device; data-parallel: replicate the model on every device (and "
@@ -213,10 +235,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--process-id", type=int, metavar="I",
         help="jax: this process's index 0..M-1; process 0 writes the run folder "
              "(default: $KERAS_DISTRIBUTION_PROCESS_ID)")
-    c.add_argument(
-        "--config", metavar="FILE.toml",
-        help="read options from a TOML file (keys: option names with underscores); "
-             "the command line wins")
 
 
 def _load_toml(path: str | Path) -> dict:
