@@ -190,6 +190,24 @@ def test_resolve_iterations():
         resolve_iterations(seed_blocks=40, iterations=-2)
 
 
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"seconds": 0}, "seconds must be a positive number, got 0"),
+    ({"seconds": float("nan")}, "seconds must be a positive number, got nan"),
+    ({"seconds": True}, "seconds must be a positive number, got True"),
+    ({"times": 0.5}, "times must be a number >= 1, got 0.5"),
+    ({"times": "3"}, "times must be a number >= 1, got '3'"),
+    ({"times": float("inf")}, "times must be a number >= 1, got inf"),
+])
+def test_length_checks_keep_their_wording(kwargs, message):
+    # the checks come from gruvsynth.checks; the messages are the ones users have seen
+    with pytest.raises(ParameterError) as caught:
+        resolve_iterations(seed_blocks=40, block=11025, sr=44100, **kwargs)
+    assert str(caught.value).splitlines()[0] == message
+    # a whole number of seconds is still written as given in the next check's message
+    with pytest.raises(ParameterError, match=r"^seconds=5 is shorter than the seed \(10 s\)"):
+        resolve_iterations(seed_blocks=40, seconds=5, block=11025, sr=44100)
+
 def test_output_paths():
     one = output_paths("out/song.wav", 1)[0]
     assert [one["wav"].name, one["seed_wav"].name, one["json"].name] == [
@@ -256,6 +274,12 @@ def test_seed_choice_is_reproducible_and_checked(corpus):
         pick_windows(corpus, "dev", seed_blocks=4, n_seeds=2, seed_index=0)
     with pytest.raises(ParameterError, match="split"):
         seed_windows(corpus, "test", seed_blocks=4)
+
+
+def test_the_seed_split_check_keeps_its_wording(corpus):
+    with pytest.raises(ParameterError) as caught:
+        seed_windows(corpus, "test", seed_blocks=4)
+    assert str(caught.value).splitlines()[0] == "seed split must be one of dev, train, got 'test'"
 
 
 def test_file_seed_is_prepared_like_the_corpus(corpus, tmp_path):

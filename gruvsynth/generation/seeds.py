@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from gruvsynth import features as feats
-from gruvsynth.checks import check_int
+from gruvsynth.checks import check_choice, check_int
 from gruvsynth.errors import ParameterError
 from gruvsynth.generation.sizes import DEFAULT_SEED_BLOCKS, SEED_SPLITS
 
@@ -82,8 +82,7 @@ def seed_windows(corpus, split: str, *, seed_blocks: int) -> list[tuple[str, int
     windows : list of (str, int)
         ``(song name, number of windows)`` per song.
     """
-    if split not in SEED_SPLITS:
-        raise ParameterError(f"seed split must be one of {', '.join(SEED_SPLITS)}, got {split!r}")
+    check_choice("seed split", split, SEED_SPLITS)
     seed_blocks = check_int("seed_blocks", seed_blocks)
     return [
         (name, max(0, _song_length(corpus, name) - seed_blocks + 1))

@@ -9,10 +9,9 @@ whose arrays would exceed :data:`MAX_GENERATION_BYTES` is refused unless forced
 from __future__ import annotations
 
 import math
-import numbers
 
 from gruvsynth import defaults
-from gruvsynth.checks import check_int
+from gruvsynth.checks import check_float, check_int
 from gruvsynth.errors import ParameterError
 
 __all__ = [
@@ -125,10 +124,7 @@ def resolve_iterations(
     if iterations is not None:
         return check_int("iterations", iterations, minimum=0)
     if seconds is not None:
-        if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real) or not (
-            math.isfinite(seconds) and seconds > 0
-        ):
-            raise ParameterError(f"seconds must be a positive number, got {seconds!r}")
+        check_float("seconds", seconds, positive=True)
         total = math.ceil(round(seconds * sr / block, 9))
         if total < seed_blocks:
             raise ParameterError(
@@ -138,10 +134,7 @@ def resolve_iterations(
         return total - seed_blocks
     if times is None:
         times = DEFAULT_TIMES
-    if isinstance(times, bool) or not isinstance(times, numbers.Real) or not (
-        math.isfinite(times) and times >= 1
-    ):
-        raise ParameterError(f"times must be a number >= 1, got {times!r}")
+    check_float("times", times, minimum=1)
     return int(round(times * seed_blocks)) - seed_blocks
 
 
