@@ -1,5 +1,5 @@
-"""TensorFlow's start-up lines on a machine without a GPU stay off the user's screen; every
-other line written to standard error still shows."""
+"""TensorFlow's start-up lines on a machine without a GPU, and its frequent-tracing warning,
+stay off the user's screen; every other line written to standard error still shows."""
 
 from __future__ import annotations
 
@@ -62,3 +62,52 @@ def test_a_cpu_machine_prints_no_tensorflow_probe_errors():
                            text=True, timeout=300)
     assert shown.returncode == 0 and shown.stdout.strip() == "3.0"
     assert "absl::InitializeLog" in shown.stderr  # -v shows TensorFlow's own lines
+
+
+def _trace_fresh_functions(tf, code, n: int = 6) -> None:
+    """``n`` new tf.functions from one piece of Python code, each traced once: what loading one
+    model after another does to Keras's predict function.  (TensorFlow counts per code object,
+    and warns at most five times for each.)"""
+    for _ in range(n):
+        tf.function(code)(tf.constant([1.0]))
+
+
+def _double(x):
+    return 2 * x
+
+
+def _triple(x):
+    return 3 * x
+
+
+def test_tensorflows_retracing_warning_is_kept_off_the_screen_except_with_v():
+    if backend.current_backend() not in (None, "tensorflow"):
+        pytest.skip("needs the tensorflow backend in this process")
+    import logging
+
+    import tensorflow as tf
+
+    seen = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            seen.append(record.getMessage())
+
+    tf_logger, ours = logging.getLogger("tensorflow"), logging.getLogger("gruvsynth")
+    handler, level = Keep(), ours.level
+    tf_logger.addHandler(handler)
+    try:
+        backend.quiet_retracing_warnings()
+        backend.quiet_retracing_warnings()  # idempotent: one filter
+        assert sum(type(f).__name__ == "_DropRetracingWarning" for f in tf_logger.filters) == 1
+        ours.setLevel(logging.DEBUG)  # -v: TensorFlow's warning is shown (so it is emitted here)
+        _trace_fresh_functions(tf, _double)
+        assert any(backend.TENSORFLOW_RETRACING_WARNING in m for m in seen), seen
+        seen.clear()
+        ours.setLevel(logging.WARNING)  # the default: not shown; other records still are
+        _trace_fresh_functions(tf, _triple)
+        tf_logger.warning("another TensorFlow warning")
+        assert seen == ["another TensorFlow warning"]
+    finally:
+        tf_logger.removeHandler(handler)
+        ours.setLevel(level)

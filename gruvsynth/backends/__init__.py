@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import logging
 import os
 import platform
 import sys
@@ -43,6 +44,8 @@ __all__ = [
     "TENSORFLOW_CPU_CHATTER",
     "nvidia_driver_present",
     "filtered_native_stderr",
+    "TENSORFLOW_RETRACING_WARNING",
+    "quiet_retracing_warnings",
 ]
 
 #: The Keras backends gruvsynth supports.
@@ -126,6 +129,7 @@ def select_backend(name: str | None = None) -> str:
         # others its default kernels are up to 15x slower for the transposed matrix products
         # of backpropagation (docs/performance.rst).  TF_ENABLE_ONEDNN_OPTS=0 restores them.
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+        quiet_retracing_warnings()
         _start_tensorflow_quietly()
     return chosen
 
@@ -192,13 +196,40 @@ def filtered_native_stderr(drop: tuple[str, ...]):
                 sys.stderr.flush()
 
 
+#: What TensorFlow's frequent-tracing warning says ("5 out of the last 84 calls to <function
+#: ...> triggered tf.function retracing. Tracing is expensive ...").  TensorFlow counts the
+#: traces of every function made from the same Python code together, so Keras's predict
+#: function of each newly loaded model adds one: a reproduction that evaluates and generates
+#: from one run after another sets it off, although each model's functions are traced once
+#: (checked with ``experimental_get_tracing_count``).
+TENSORFLOW_RETRACING_WARNING = "triggered tf.function retracing"
+
+
+class _DropRetracingWarning(logging.Filter):
+    """Drops :data:`TENSORFLOW_RETRACING_WARNING` records unless the ``gruvsynth`` logger is at
+    DEBUG (``-v``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if logging.getLogger("gruvsynth").isEnabledFor(logging.DEBUG):
+            return True
+        return TENSORFLOW_RETRACING_WARNING not in record.getMessage()
+
+
+def quiet_retracing_warnings() -> None:
+    """Keep TensorFlow's frequent-tracing warning (:data:`TENSORFLOW_RETRACING_WARNING`) off
+    the screen, except with the ``gruvsynth`` logger at DEBUG (``-v``); every other record of
+    the ``tensorflow`` logger passes.  Idempotent; :func:`select_backend` calls it for
+    TensorFlow."""
+    tf_logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, _DropRetracingWarning) for f in tf_logger.filters):
+        tf_logger.addFilter(_DropRetracingWarning())
+
+
 def _start_tensorflow_quietly() -> None:
     """Import Keras on TensorFlow, and let TensorFlow probe for GPUs, with the probe's lines
     (:data:`TENSORFLOW_CPU_CHATTER`) kept off the screen — only where no NVIDIA driver is
     loaded, so that on a GPU machine every line of TensorFlow's still shows.  With the
     ``gruvsynth`` logger at DEBUG (``-v``) nothing is filtered."""
-    import logging
-
     if (keras_imported() or nvidia_driver_present()
             or logging.getLogger("gruvsynth").isEnabledFor(logging.DEBUG)):
         return
