@@ -205,14 +205,17 @@ def filtered_native_stderr(drop: tuple[str, ...]):
 TENSORFLOW_RETRACING_WARNING = "triggered tf.function retracing"
 
 
+def _verbose() -> bool:
+    """Whether the ``gruvsynth`` logger is at DEBUG (``-v``): then TensorFlow's lines all show."""
+    return logging.getLogger("gruvsynth").isEnabledFor(logging.DEBUG)
+
+
 class _DropRetracingWarning(logging.Filter):
     """Drops :data:`TENSORFLOW_RETRACING_WARNING` records unless the ``gruvsynth`` logger is at
     DEBUG (``-v``)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if logging.getLogger("gruvsynth").isEnabledFor(logging.DEBUG):
-            return True
-        return TENSORFLOW_RETRACING_WARNING not in record.getMessage()
+        return _verbose() or TENSORFLOW_RETRACING_WARNING not in record.getMessage()
 
 
 def quiet_retracing_warnings() -> None:
@@ -230,8 +233,7 @@ def _start_tensorflow_quietly() -> None:
     (:data:`TENSORFLOW_CPU_CHATTER`) kept off the screen — only where no NVIDIA driver is
     loaded, so that on a GPU machine every line of TensorFlow's still shows.  With the
     ``gruvsynth`` logger at DEBUG (``-v``) nothing is filtered."""
-    if (keras_imported() or nvidia_driver_present()
-            or logging.getLogger("gruvsynth").isEnabledFor(logging.DEBUG)):
+    if keras_imported() or nvidia_driver_present() or _verbose():
         return
     with filtered_native_stderr(TENSORFLOW_CPU_CHATTER):
         import keras  # noqa: F401  (imports TensorFlow)
